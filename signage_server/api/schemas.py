@@ -1,0 +1,218 @@
+"""The wire format of kiosk API v1, declared once with pydantic.
+
+These models validate what kiosks send and generate the JSON Schemas in the OpenAPI
+document (``openapi.py``), so the contract and the checks cannot drift apart. Strings
+are bounded and unknown fields are refused everywhere (``extra="forbid"``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+Direction = Literal["in", "out"]
+Method = Literal["staff", "scanner", "button", "self", "self_static"]
+HasApp = Literal["yes", "no", "installed_now", "unknown"]
+ItemKind = Literal["video", "image", "qr", "text", "default"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=False)
+
+
+class EnrollRequest(Strict):
+    code: Annotated[str, StringConstraints(min_length=4, max_length=64)]
+    name: ShortText | None = None
+    version: Annotated[str, StringConstraints(max_length=32)] | None = None
+
+
+class EnrollResponse(Strict):
+    kiosk_id: int
+    venue_id: int
+    token: str
+    server_public_key: str = Field(description="Curve25519 public key, base64; seal personal "
+                                               "fields with a libsodium SealedBox.")
+    presence_secret: str = Field(description="HMAC key for the presence token, base64.")
+    server_time: datetime
+
+
+class CheckInRecord(Strict):
+    client_uuid: uuid.UUID
+    occurred_at: datetime
+    clock_uncorrected: bool = False
+    direction: Direction
+    method: Method
+    has_app: HasApp = "unknown"
+    consent_version: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    sealed: Annotated[str, StringConstraints(max_length=8192)] | None = Field(
+        default=None,
+        description="base64 SealedBox (server public key) of a JSON object with the personal "
+                    "fields: name, phone, organisation, purpose, host, id_last4.")
+
+
+class PersonalFields(Strict):
+    """What a sealed box may hold; the venue's privacy mode then decides what is kept."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .\-]{6,20}$")] | None = None
+    organisation: ShortText | None = None
+    purpose: ShortText | None = None
+    host: ShortText | None = None
+    id_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,4}$")] | None = None
+
+
+class PlayRecord(Strict):
+    client_uuid: uuid.UUID
+    item_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    sha256: Sha256 | None = None
+    kind: ItemKind
+    started_at: datetime
+    duration_ms: int = Field(ge=0, le=24 * 3600 * 1000)
+    manifest_version: Annotated[str, StringConstraints(max_length=32)] | None = None
+    clock_uncorrected: bool = False
+
+
+class Batch(BaseModel):
+    """Records are validated one by one, so one bad record never fails its neighbours."""
+
+    model_config = ConfigDict(extra="forbid")
+    records: list[dict[str, object]] = Field(max_length=1000)
+
+
+class RecordResult(Strict):
+    index: int
+    client_uuid: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None = None
+    flagged: Literal["future"] | None = None
+
+
+class BatchResponse(Strict):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[RecordResult]
+    server_time: datetime
+
+
+class CurrentItem(Strict):
+    id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    kind: ItemKind
+    sha256: Sha256 | None = None
+
+
+class Unsynced(Strict):
+    checkins: int = Field(default=0, ge=0, le=2**31 - 1)
+    plays: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class HeartbeatRequest(Strict):
+    version: Annotated[str, StringConstraints(max_length=32)]
+    uptime_s: float = Field(ge=0, le=10**9)
+    manifest_version: Annotated[str, StringConstraints(max_length=32)] | None = None
+    current_item: CurrentItem | None = None
+    disk_free_bytes: int | None = Field(default=None, ge=0, le=2**62)
+    temperature_c: float | None = Field(default=None, ge=-100, le=200)
+    unsynced: Unsynced = Field(default_factory=Unsynced)
+    clock_offset_s: float | None = Field(default=None, ge=-10**9, le=10**9)
+    late_frames: int | None = Field(default=None, ge=0, le=2**62)
+    last_error: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    screenshot_png: str | None = Field(default=None, description="base64 PNG, at most 512 KB "
+                                                                 "decoded")
+
+
+class HeartbeatResponse(Strict):
+    server_time: datetime
+    manifest_version: str
+
+
+class ErrorBody(Strict):
+    code: str
+    message: str
+
+
+class ErrorResponse(Strict):
+    error: ErrorBody
+
+
+class Schedule(Strict):
+    days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        description="ISO weekdays, 1 = Monday ... 7 = Sunday")
+    windows: list[list[str]] = Field(
+        description='[["08:00", "12:00"], ...] in the venue\'s timezone; empty = all day')
+    valid_from: str | None = Field(description="first day (YYYY-MM-DD), venue time")
+    valid_until: str | None = Field(description="last day (YYYY-MM-DD), venue time")
+
+
+class ManifestItem(Strict):
+    id: int
+    kind: Literal["video", "image", "qr", "text"]
+    sha256: Sha256 | None
+    url: str | None
+    mime: str | None
+    bytes: int | None
+    duration_s: float = Field(description="seconds on screen; for a video, the clip's length "
+                                          "unless the item sets one")
+    width: int | None
+    height: int | None
+    schedule: Schedule
+    data: dict[str, object] = Field(description="qr: url, caption_vi, caption_en; text: "
+                                                "title_vi, lines_vi, title_en, lines_en")
+
+
+class ManifestPlaylist(Strict):
+    id: int
+    name: str
+    items: list[ManifestItem]
+
+
+class ManifestVenue(Strict):
+    id: int
+    name: str
+    kind: str
+    timezone: str
+
+
+class ManifestKiosk(Strict):
+    id: int
+    name: str
+
+
+class ManifestQr(Strict):
+    app_name: str
+    android_url: str
+    ios_url: str
+    smart_url: str = Field(description="install link that counts the scan; the kiosk may add "
+                                       "?i=<item id> for the item on screen")
+
+
+class ManifestCheckin(Strict):
+    privacy_mode: Literal["count", "contact", "full"]
+    fields: list[str]
+    retention_days: int
+    consent: dict[str, str]
+    consent_version: int
+    self_checkin_url: str = Field(description="prefix of the presence QR: append the token")
+
+
+class ManifestSync(Strict):
+    poll_seconds: int
+    heartbeat_seconds: int
+    mqtt_topics: list[str]
+
+
+class Manifest(Strict):
+    manifest_version: str
+    kiosk: ManifestKiosk
+    venue: ManifestVenue
+    layout: dict[str, object]
+    playlist: ManifestPlaylist | None = Field(
+        description="null: nothing assigned, the kiosk plays its default content")
+    qr: ManifestQr
+    checkin: ManifestCheckin
+    sync: ManifestSync

@@ -1,0 +1,95 @@
+"""Server settings, declared as data and read once, in layers.
+
+defaults (below) → ``<instance>/config.toml`` → ``SIGNAGE_*`` environment → ``test_config``.
+Every setting has a name, a default and a help line; ``docs/configuration.md`` lists them all
+and a test keeps that page in step with this table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SIGNAGE_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SECRET_KEY", None,
+            "Signs session cookies. Generated into <instance>/secret_key on first start if unset."),
+    Setting("DATABASE_URL", None,
+            "SQLAlchemy URL. Default: SQLite (WAL) at <instance>/signage.sqlite. PostgreSQL: "
+            "postgresql+psycopg://user@host/db."),
+    Setting("PUBLIC_URL", "http://127.0.0.1:5000",
+            "Base URL kiosks and phones use to reach this server (QR links, media URLs)."),
+    Setting("MEDIA_DIR", None, "Where media files live. Default: <instance>/media."),
+    Setting("MEDIA_ACCEL_REDIRECT", "",
+            "If set (e.g. /_protected_media/), media downloads are handed to nginx with "
+            "X-Accel-Redirect to this internal prefix."),
+    Setting("MAX_UPLOAD_BYTES", 512 * 1024 * 1024, "Largest media file an admin may upload."),
+    Setting("MAX_BATCH_RECORDS", 1000, "Most records accepted in one check-in or play batch."),
+    Setting("MAX_JSON_BYTES", 2 * 1024 * 1024, "Largest JSON body on the kiosk API (else 413)."),
+    Setting("MAX_SCREENSHOT_BYTES", 512 * 1024, "Largest heartbeat screenshot (PNG) kept."),
+    Setting("FUTURE_TOLERANCE_SECONDS", 300,
+            "Records stamped further than this in the future are flagged, not trusted."),
+    Setting("ENROLLMENT_CODE_HOURS", 24, "How long a kiosk enrollment code stays valid."),
+    Setting("DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh", "Timezone of new venues."),
+    Setting("DEFAULT_RETENTION_DAYS", 21, "Days personal check-in data is kept (at most 30)."),
+    Setting("APP_NAME", "Bluezone", "Name of the app the campaign promotes."),
+    Setting("ANDROID_STORE_URL",
+            "https://play.google.com/store/apps/details?id=com.mic.bluezone",
+            "Google Play (CH Play) link to the app."),
+    Setting("IOS_STORE_URL", "https://apps.apple.com/vn/app/bluezone/id1508062685",
+            "App Store link to the app."),
+    Setting("MQTT_URL", "",
+            "mqtt://user:pass@host:port of the broker for instant push. Empty: kiosks poll only."),
+    Setting("MQTT_TOPIC_PREFIX", "signage", "Prefix of every MQTT topic."),
+    Setting("MANIFEST_POLL_SECONDS", 30, "How often kiosks poll the manifest (told in it)."),
+    Setting("HEARTBEAT_SECONDS", 60, "How often kiosks send a heartbeat (told in the manifest)."),
+    Setting("LOG_LEVEL", "INFO", "Logging level of the server's own loggers."),
+)
+
+DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    """Environment values are strings; give them the type of the default (JSON for the rest)."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, str) or default is None:
+        return raw
+    return json.loads(raw)
+
+
+def load(instance_path: Path, environ: dict[str, str] | None = None,
+         overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Resolve every setting through the four layers and return a plain dict."""
+    env = os.environ if environ is None else environ
+    values = dict(DEFAULTS)
+    file = instance_path / "config.toml"
+    if file.exists():
+        with file.open("rb") as fh:
+            from_file = tomllib.load(fh)
+        unknown = set(from_file) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"{file}: unknown settings {sorted(unknown)}")
+        values.update(from_file)
+    for name, default in DEFAULTS.items():
+        raw = env.get(ENV_PREFIX + name)
+        if raw is not None:
+            values[name] = _coerce(raw, default)
+    values.update(overrides or {})
+    values["DEFAULT_RETENTION_DAYS"] = max(1, min(30, int(values["DEFAULT_RETENTION_DAYS"])))
+    return values

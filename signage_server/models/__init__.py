@@ -1,0 +1,24 @@
+"""The data model of DESIGN.md section 6, one module per group of entities."""
+
+from .content import Assignment, MediaAsset, Playlist, PlaylistItem
+from .fleet import Kiosk, KioskScreenshot, ManifestGeneration
+from .people import AuditLog, User
+from .places import Area, Venue
+from .records import CheckIn, PlayEvent, QrScan
+
+__all__ = [
+    "Area",
+    "Assignment",
+    "AuditLog",
+    "CheckIn",
+    "Kiosk",
+    "KioskScreenshot",
+    "ManifestGeneration",
+    "MediaAsset",
+    "PlayEvent",
+    "Playlist",
+    "PlaylistItem",
+    "QrScan",
+    "User",
+    "Venue",
+]

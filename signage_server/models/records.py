@@ -1,0 +1,87 @@
+"""What kiosks and phones record: check-ins, proof of play and QR scans.
+
+Personal columns of a check-in are filled only as the venue's privacy mode allows and are
+emptied (``personal_purged_at`` set) after the venue's retention; the counts live on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+DIRECTIONS = ("in", "out")
+METHODS = ("staff", "scanner", "button", "self", "self_static")
+HAS_APP = ("yes", "no", "installed_now", "unknown")
+PERSONAL_FIELDS = ("name", "phone", "organisation", "purpose", "host", "id_last4")
+
+
+def _enum(values: tuple[str, ...], name: str) -> Enum:
+    return Enum(*values, name=name, native_enum=False, create_constraint=True, length=16)
+
+
+class CheckIn(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "checkin"
+    __table_args__ = (Index("ix_checkin_venue_occurred", "venue_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"))
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk.id"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The kiosk had not yet learned the server's time when it stamped the record.
+    clock_uncorrected: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Stamped further in the future than the tolerance: occurred_at was replaced by
+    #: received_at and the claimed time kept in ``claimed_at``.
+    future_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    direction: Mapped[str] = mapped_column(_enum(DIRECTIONS, "direction"))
+    method: Mapped[str] = mapped_column(_enum(METHODS, "checkin_method"))
+    has_app: Mapped[str] = mapped_column(_enum(HAS_APP, "has_app"))
+    consent_version: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    host: Mapped[str | None] = mapped_column(String(200))
+    id_last4: Mapped[str | None] = mapped_column(String(4))
+    personal_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlayEvent(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "play_event"
+    __table_args__ = (Index("ix_play_event_venue_started", "venue_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosk.id"), index=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"))
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    media_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    manifest_version: Mapped[str | None] = mapped_column(String(32))
+    clock_uncorrected: Mapped[bool] = mapped_column(Boolean, default=False)
+    future_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QrScan(db.Model):  # type: ignore[name-defined,misc]
+    """A phone opened a kiosk's install link. No IP address or other identifier is kept."""
+
+    __tablename__ = "qr_scan"
+    __table_args__ = (Index("ix_qr_scan_venue_at", "venue_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk.id"), index=True)
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id"))
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
