@@ -1,0 +1,284 @@
+"""The kiosk's durable memory: one SQLite file in WAL mode with ``synchronous=FULL``.
+
+It holds
+- ``outbox``: every record waiting for the server (proof of play now, check-ins next), one row
+  per ``client_uuid`` with its ``kind`` and the JSON record exactly as it goes on the wire. A
+  row leaves only when the server acknowledged it (``accepted`` or ``duplicate``); so a crash
+  or a lost answer means a resend, which the server's idempotency turns into a duplicate;
+- ``dead_letter``: records the server ``rejected``, with its reason: kept for a human, never
+  resent (a malformed record would be rejected forever);
+- ``kv``: the last good manifest (raw JSON and its ETag) and the learned clock offset, so a
+  kiosk that restarts with the server down plays what it played before, on time.
+
+``synchronous=FULL`` makes each commit durable before it returns (the next issue confirms a
+check-in on screen only after its commit). One connection is shared by the draw loop (which
+journals plays) and the sync thread, behind a lock; no network call ever runs under it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kiosk.errors import JournalError
+from kiosk.events import PlayRecord
+
+log = logging.getLogger(__name__)
+
+PLAY = "play"
+CHECKIN = "checkin"
+SCHEMA_VERSION = 1
+OFFSET_WRITE_THRESHOLD_S = 1.0  # smaller drifts stay in memory: spare the SD card
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_uuid TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_by_kind ON outbox (kind, seq);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    client_uuid TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    rejected_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kv (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One record waiting for the server, as it goes on the wire."""
+
+    client_uuid: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What one batch answer did to the outbox."""
+
+    acknowledged: int
+    rejected: int
+    unanswered: int
+
+
+def rfc3339(unix_time: float) -> str:
+    """UTC with milliseconds and a ``Z``, the API's time format."""
+    stamp = datetime.fromtimestamp(unix_time, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+class Journal:
+    """The outbox, dead letters and the kiosk's remembered state, in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                       timeout=10)
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise JournalError(f"{path}: WAL mode refused ({mode})")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from exc
+        self._offset = self._read_offset()
+        self._offset_written = self._offset
+
+    def close(self) -> None:
+        """Close the connection (pending WAL content is checkpointed by SQLite)."""
+        with self._lock:
+            self._db.close()
+
+    def pragma(self, name: str) -> Any:
+        """Read one PRAGMA (tests and ``status`` use it to show the durability settings)."""
+        with self._lock:
+            return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    # -- the outbox -------------------------------------------------------------------
+
+    def add(self, kind: str, client_uuid: str, payload: Mapping[str, Any], now: float) -> bool:
+        """Journal one record durably; False when that ``client_uuid`` is already there."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO outbox (client_uuid, kind, payload, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (client_uuid, kind, json.dumps(payload, ensure_ascii=False), now))
+            return cursor.rowcount == 1
+
+    def add_play(self, record: PlayRecord, now: float) -> bool:
+        """Journal a proof-of-play record, its start time corrected by the learned offset."""
+        started, uncorrected = self.corrected(record.started_at)
+        payload = {
+            "client_uuid": record.client_uuid, "item_id": record.item_id,
+            "sha256": record.sha256, "kind": record.kind, "started_at": started,
+            "duration_ms": max(int(record.duration_ms), 0),
+            "manifest_version": record.manifest_version, "clock_uncorrected": uncorrected,
+        }
+        return self.add(PLAY, record.client_uuid, payload, now)
+
+    def corrected(self, device_time: float) -> tuple[str, bool]:
+        """A device time as the API's UTC text, corrected by the offset, and whether it could
+        not be (no offset learned yet: the record then carries ``clock_uncorrected``)."""
+        offset = self._offset
+        return rfc3339(device_time + (offset or 0.0)), offset is None
+
+    def pending(self, kind: str, limit: int) -> list[OutboxRow]:
+        """The oldest ``limit`` records of ``kind`` still waiting for an acknowledgement."""
+        with self._lock:
+            rows = self._run(lambda db: db.execute(
+                "SELECT client_uuid, payload FROM outbox WHERE kind = ? ORDER BY seq LIMIT ?",
+                (kind, limit)).fetchall())
+        return [OutboxRow(uuid, json.loads(payload)) for uuid, payload in rows]
+
+    def settle(self, kind: str, sent: Sequence[OutboxRow],
+               results: Sequence[Mapping[str, Any]], now: float) -> Settled:
+        """Apply a batch answer: acknowledged rows leave, rejected ones go to the dead letters,
+        rows without a (matching) result stay for the next batch."""
+        acked: list[str] = []
+        rejected: list[tuple[str, str]] = []
+        for result in results:
+            row = _row_for(sent, result)
+            if row is None:
+                continue
+            if result.get("status") in ("accepted", "duplicate"):
+                acked.append(row.client_uuid)
+            elif result.get("status") == "rejected":
+                rejected.append((row.client_uuid, str(result.get("reason") or "rejected")))
+        with self._transaction() as db:
+            db.executemany("DELETE FROM outbox WHERE client_uuid = ?", [(u,) for u in acked])
+            db.executemany(
+                "INSERT OR REPLACE INTO dead_letter (client_uuid, kind, payload, reason, "
+                "rejected_at) SELECT client_uuid, kind, payload, ?, ? FROM outbox "
+                "WHERE client_uuid = ?", [(reason, now, u) for u, reason in rejected])
+            db.executemany("DELETE FROM outbox WHERE client_uuid = ?",
+                           [(u,) for u, _ in rejected])
+        if rejected:
+            log.warning("server rejected %d %s record(s); kept in dead_letter (first: %s)",
+                        len(rejected), kind, rejected[0][1])
+        return Settled(len(acked), len(rejected), len(sent) - len(acked) - len(rejected))
+
+    def unsynced(self) -> dict[str, int]:
+        """Records waiting per kind (every known kind appears, zero included)."""
+        with self._lock:
+            rows = self._run(lambda db: db.execute(
+                "SELECT kind, count(*) FROM outbox GROUP BY kind").fetchall())
+        counts = {PLAY: 0, CHECKIN: 0}
+        counts.update(dict(rows))
+        return counts
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Rejected records with their reasons, oldest first."""
+        with self._lock:
+            rows = self._run(lambda db: db.execute(
+                "SELECT client_uuid, kind, reason, rejected_at FROM dead_letter "
+                "ORDER BY rejected_at").fetchall())
+        return [dict(zip(("client_uuid", "kind", "reason", "rejected_at"), row, strict=True))
+                for row in rows]
+
+    # -- remembered state -------------------------------------------------------------
+
+    def save_manifest(self, manifest: Mapping[str, Any], etag: str | None) -> None:
+        """Remember the manifest now in effect, for a restart with the server down."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", [
+                ("manifest", json.dumps(manifest, ensure_ascii=False)),
+                ("manifest_etag", etag or ""),
+            ])
+
+    def last_manifest(self) -> tuple[dict[str, Any], str | None] | None:
+        """The last good manifest and its ETag, or None when there never was one."""
+        raw = self.get("manifest")
+        if raw is None:
+            return None
+        try:
+            manifest = json.loads(raw)
+        except ValueError:
+            log.warning("stored manifest is unreadable; ignoring it")
+            return None
+        return manifest, self.get("manifest_etag") or None
+
+    @property
+    def clock_offset(self) -> float | None:
+        """The last learned clock offset (server minus device), None when never learned."""
+        return self._offset
+
+    def set_clock_offset(self, value: float | None) -> None:
+        """Use a new offset at once; write it to disk only when it moved noticeably."""
+        if value is None:
+            return
+        self._offset = value
+        written = self._offset_written
+        if written is None or abs(value - written) > OFFSET_WRITE_THRESHOLD_S:
+            self.put("clock_offset", repr(value))
+            self._offset_written = value
+
+    def get(self, key: str) -> str | None:
+        """A remembered value, or None."""
+        with self._lock:
+            row = self._run(lambda db: db.execute(
+                "SELECT value FROM kv WHERE key = ?", (key,)).fetchone())
+        return row[0] if row else None
+
+    def put(self, key: str, value: str) -> None:
+        """Remember a value durably."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+
+    def _read_offset(self) -> float | None:
+        raw = self.get("clock_offset")
+        try:
+            return float(raw) if raw is not None else None
+        except ValueError:
+            return None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction under the lock; sqlite errors become JournalError."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise JournalError(f"journal write failed: {exc}") from exc
+
+    def _run(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return query(self._db)
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal read failed: {exc}") from exc
+
+
+def _row_for(sent: Sequence[OutboxRow], result: Mapping[str, Any]) -> OutboxRow | None:
+    """The sent row a per-record result is about: by index, checked against its client_uuid."""
+    index = result.get("index")
+    if not isinstance(index, int) or not 0 <= index < len(sent):
+        return None
+    row = sent[index]
+    named = result.get("client_uuid")
+    return row if named is None or str(named).lower() == row.client_uuid.lower() else None
