@@ -11,7 +11,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
@@ -19,6 +28,16 @@ Direction = Literal["in", "out"]
 Method = Literal["staff", "scanner", "button", "self", "self_static"]
 HasApp = Literal["yes", "no", "installed_now", "unknown"]
 ItemKind = Literal["video", "image", "qr", "text", "default"]
+
+
+def _rfc3339_text(value: object) -> object:
+    """Times travel as RFC 3339 text; a bare number is a wrong type, not a Unix time."""
+    if not isinstance(value, str):
+        raise ValueError("expected an RFC 3339 date-time string")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 
 
 class Strict(BaseModel):
@@ -43,12 +62,12 @@ class EnrollResponse(Strict):
 
 class CheckInRecord(Strict):
     client_uuid: uuid.UUID
-    occurred_at: datetime
-    clock_uncorrected: bool = False
+    occurred_at: Timestamp
+    clock_uncorrected: StrictBool = False
     direction: Direction
     method: Method
     has_app: HasApp = "unknown"
-    consent_version: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    consent_version: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1)
     sealed: Annotated[str, StringConstraints(max_length=8192)] | None = Field(
         default=None,
         description="base64 SealedBox (server public key) of a JSON object with the personal "
@@ -68,20 +87,22 @@ class PersonalFields(Strict):
 
 class PlayRecord(Strict):
     client_uuid: uuid.UUID
-    item_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    item_id: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1)
     sha256: Sha256 | None = None
     kind: ItemKind
-    started_at: datetime
-    duration_ms: int = Field(ge=0, le=24 * 3600 * 1000)
+    started_at: Timestamp
+    duration_ms: StrictInt = Field(ge=0, le=24 * 3600 * 1000)
     manifest_version: Annotated[str, StringConstraints(max_length=32)] | None = None
-    clock_uncorrected: bool = False
+    clock_uncorrected: StrictBool = False
 
 
 class Batch(BaseModel):
     """Records are validated one by one, so one bad record never fails its neighbours."""
 
     model_config = ConfigDict(extra="forbid")
-    records: list[dict[str, object]] = Field(max_length=1000)
+    venue_id: StrictInt | None = Field(default=None, description="if given, must be the "
+                                       "kiosk's own venue (else 403)")
+    records: list[object] = Field(max_length=1000)
 
 
 class RecordResult(Strict):
@@ -89,7 +110,7 @@ class RecordResult(Strict):
     client_uuid: str | None
     status: Literal["accepted", "duplicate", "rejected"]
     reason: str | None = None
-    flagged: Literal["future"] | None = None
+    flagged: Literal["future", "past"] | None = None
 
 
 class BatchResponse(Strict):
@@ -101,26 +122,26 @@ class BatchResponse(Strict):
 
 
 class CurrentItem(Strict):
-    id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    id: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1)
     kind: ItemKind
     sha256: Sha256 | None = None
 
 
 class Unsynced(Strict):
-    checkins: int = Field(default=0, ge=0, le=2**31 - 1)
-    plays: int = Field(default=0, ge=0, le=2**31 - 1)
+    checkins: StrictInt = Field(default=0, ge=0, le=2**31 - 1)
+    plays: StrictInt = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class HeartbeatRequest(Strict):
     version: Annotated[str, StringConstraints(max_length=32)]
-    uptime_s: float = Field(ge=0, le=10**9)
+    uptime_s: StrictInt | StrictFloat = Field(ge=0, le=10**9)
     manifest_version: Annotated[str, StringConstraints(max_length=32)] | None = None
     current_item: CurrentItem | None = None
-    disk_free_bytes: int | None = Field(default=None, ge=0, le=2**62)
-    temperature_c: float | None = Field(default=None, ge=-100, le=200)
+    disk_free_bytes: StrictInt | None = Field(default=None, ge=0, le=2**62)
+    temperature_c: StrictInt | StrictFloat | None = Field(default=None, ge=-100, le=200)
     unsynced: Unsynced = Field(default_factory=Unsynced)
-    clock_offset_s: float | None = Field(default=None, ge=-10**9, le=10**9)
-    late_frames: int | None = Field(default=None, ge=0, le=2**62)
+    clock_offset_s: StrictInt | StrictFloat | None = Field(default=None, ge=-10**9, le=10**9)
+    late_frames: StrictInt | None = Field(default=None, ge=0, le=2**62)
     last_error: Annotated[str, StringConstraints(max_length=1000)] | None = None
     screenshot_png: str | None = Field(default=None, description="base64 PNG, at most 512 KB "
                                                                  "decoded")

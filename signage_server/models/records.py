@@ -37,9 +37,9 @@ class CheckIn(db.Model):  # type: ignore[name-defined,misc]
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: The kiosk had not yet learned the server's time when it stamped the record.
     clock_uncorrected: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: Stamped further in the future than the tolerance: occurred_at was replaced by
+    #: Stamped in the future (beyond the tolerance) or before 2020: occurred_at was replaced by
     #: received_at and the claimed time kept in ``claimed_at``.
-    future_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_untrusted: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     direction: Mapped[str] = mapped_column(_enum(DIRECTIONS, "direction"))
     method: Mapped[str] = mapped_column(_enum(METHODS, "checkin_method"))
@@ -69,7 +69,7 @@ class PlayEvent(db.Model):  # type: ignore[name-defined,misc]
     duration_ms: Mapped[int] = mapped_column(Integer)
     manifest_version: Mapped[str | None] = mapped_column(String(32))
     clock_uncorrected: Mapped[bool] = mapped_column(Boolean, default=False)
-    future_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_untrusted: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

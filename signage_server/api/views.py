@@ -1,0 +1,140 @@
+"""The routes of kiosk API v1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from flask import Response, current_app, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
+
+from .. import fleet, heartbeats, ingest, manifests
+from ..errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from ..extensions import db
+from ..keys import public_key_b64
+from ..models import Venue
+from . import bp
+from .schemas import Batch, EnrollRequest, HeartbeatRequest
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M]) -> M:
+    """The body as ``model``, or a 400 saying what is wrong with it."""
+    try:
+        raw = request.get_json(force=False, silent=False)
+    except WerkzeugBadRequest as exc:
+        raise BadRequest("the body is not valid JSON", "invalid_json") from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequest(f"{where}: {first['msg']}"[:500], "invalid_body") from exc
+
+
+def authenticated() -> manifests.PollState:
+    """The polling kiosk, from its bearer token, in one indexed query."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send Authorization: Bearer <kiosk token>")
+    state = manifests.poll_state(fleet.digest(token.strip()))
+    if state is None:
+        raise Unauthorized("unknown or revoked kiosk token; enroll the kiosk again",
+                           "invalid_token")
+    g.kiosk_id = state.kiosk_id
+    return state
+
+
+@bp.post("/enroll")
+def enroll() -> Response:
+    body = parse(EnrollRequest)
+    result = fleet.enroll(body.code, body.name, now())
+    keys = current_app.extensions["signage_keys"]
+    return jsonify({
+        "kiosk_id": result.kiosk_id, "venue_id": result.venue_id, "token": result.token,
+        "server_public_key": public_key_b64(keys), "presence_secret": fleet.b64(
+            result.presence_secret), "server_time": iso(now()),
+    })
+
+
+@bp.get("/kiosk/manifest")
+def manifest() -> Response:
+    state = authenticated()
+    if state.fresh and request.if_none_match.contains(state.cached_version or ""):
+        response = Response(status=304)
+        response.set_etag(state.cached_version or "")
+        return response
+    body = manifests.refresh(state)
+    response = jsonify(body)
+    response.set_etag(body["manifest_version"])
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
+
+
+def _context(state: manifests.PollState, batch: Batch) -> ingest.Context:
+    if batch.venue_id is not None and batch.venue_id != state.venue_id:
+        raise Forbidden("this kiosk may only write records for its own venue", "wrong_venue")
+    privacy = db.session.get(Venue, state.venue_id).privacy_mode  # type: ignore[union-attr]
+    cfg = current_app.config
+    return ingest.Context(
+        kiosk_id=state.kiosk_id, venue_id=state.venue_id, privacy_mode=privacy, now=now(),
+        future_tolerance=timedelta(seconds=cfg["FUTURE_TOLERANCE_SECONDS"]),
+        sealing_key=current_app.extensions["signage_keys"])
+
+
+def _batch_response(outcome: ingest.Outcome, moment: datetime) -> Response:
+    body: dict[str, Any] = {
+        "accepted": outcome.count("accepted"), "duplicates": outcome.count("duplicate"),
+        "rejected": outcome.count("rejected"), "results": outcome.results,
+        "server_time": iso(moment),
+    }
+    return jsonify(body)
+
+
+def _batch() -> Batch:
+    raw = request.get_json(silent=True)
+    limit = current_app.config["MAX_BATCH_RECORDS"]
+    if isinstance(raw, dict) and isinstance(raw.get("records"), list) and \
+            len(raw["records"]) > limit:
+        raise PayloadTooLarge(f"at most {limit} records per batch; split it",
+                              "batch_too_large")
+    return parse(Batch)
+
+
+@bp.post("/checkins")
+def checkins() -> Response:
+    state = authenticated()
+    batch = _batch()
+    ctx = _context(state, batch)
+    return _batch_response(ingest.checkins(batch.records, ctx), ctx.now)
+
+
+@bp.post("/plays")
+def plays() -> Response:
+    state = authenticated()
+    batch = _batch()
+    ctx = _context(state, batch)
+    return _batch_response(ingest.plays(batch.records, ctx), ctx.now)
+
+
+@bp.post("/heartbeat")
+def heartbeat() -> Response:
+    state = authenticated()
+    body = parse(HeartbeatRequest)
+    moment = now()
+    heartbeats.store(state.kiosk_id, body, moment,
+                     max_png=current_app.config["MAX_SCREENSHOT_BYTES"])
+    version = manifests.current_version(state)
+    return jsonify({"server_time": iso(moment), "manifest_version": version})

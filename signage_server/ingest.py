@@ -1,0 +1,177 @@
+"""Batch ingest of check-ins and proof-of-play records.
+
+Each record is validated alone (pydantic), so a malformed one is rejected with its reason and
+never fails its neighbours. Valid records go in with one multi-row
+``INSERT ... ON CONFLICT (client_uuid) DO NOTHING RETURNING client_uuid``: what comes back was
+accepted, the rest were already stored. Resending a batch is therefore harmless and cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, SealedBox
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .api.schemas import CheckInRecord, PersonalFields, PlayRecord
+from .extensions import db
+from .models import CheckIn, PlayEvent
+from .models.places import PRIVACY_FIELDS
+
+_CHECKIN = TypeAdapter(CheckInRecord)
+_PLAY = TypeAdapter(PlayRecord)
+_PERSONAL = TypeAdapter(PersonalFields)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is sending, and what their venue allows."""
+
+    kiosk_id: int
+    venue_id: int
+    privacy_mode: str
+    now: datetime
+    future_tolerance: timedelta
+    sealing_key: PrivateKey
+
+
+@dataclass
+class Outcome:
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, index: int, client_uuid: str | None, status: str,
+            reason: str | None = None, flagged: str | None = None) -> None:
+        self.results.append({"index": index, "client_uuid": client_uuid, "status": status,
+                             "reason": reason, "flagged": flagged})
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r["status"] == status)
+
+
+def _reason(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "record"
+    return f"{where}: {first['msg']}"[:300]
+
+
+def _claimed_uuid(raw: object) -> str | None:
+    if isinstance(raw, dict):
+        value = raw.get("client_uuid")
+        if isinstance(value, str) and len(value) <= 64:
+            return value
+    return None
+
+
+#: Before this, a stamp can only come from a Pi that booted without a clock.
+EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _when(claimed: datetime, ctx: Context) -> tuple[datetime, str | None]:
+    """A time too far in the future, or before the system existed, is not trusted: the
+    record is kept with the receive time and flagged, the claimed time kept beside it."""
+    if claimed.tzinfo is None:
+        raise ValueError("time zone required (end the time with Z or +07:00)")
+    if claimed > ctx.now + ctx.future_tolerance:
+        return ctx.now, "future"
+    if claimed < EARLIEST:
+        return ctx.now, "past"
+    return claimed, None
+
+
+def _open_sealed(sealed: str, ctx: Context) -> dict[str, str]:
+    try:
+        plain = SealedBox(ctx.sealing_key).decrypt(base64.b64decode(sealed, validate=True))
+        fields = _PERSONAL.validate_python(json.loads(plain.decode("utf-8")))
+    except (binascii.Error, CryptoError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("sealed: cannot be opened with this server's key") from exc
+    allowed = set(PRIVACY_FIELDS[ctx.privacy_mode])
+    if allowed:
+        allowed.add("id_last4")
+    return {k: v for k, v in fields.model_dump(exclude_none=True).items() if k in allowed}
+
+
+def _checkin_row(rec: CheckInRecord, ctx: Context) -> dict[str, Any]:
+    occurred, flag = _when(rec.occurred_at, ctx)
+    row: dict[str, Any] = {
+        "client_uuid": rec.client_uuid, "venue_id": ctx.venue_id, "kiosk_id": ctx.kiosk_id,
+        "occurred_at": occurred, "received_at": ctx.now, "time_untrusted": flag is not None,
+        "claimed_at": rec.occurred_at if flag else None, "_flag": flag,
+        "clock_uncorrected": rec.clock_uncorrected, "direction": rec.direction,
+        "method": rec.method, "has_app": rec.has_app, "consent_version": rec.consent_version,
+        "name": None, "phone": None, "organisation": None, "purpose": None, "host": None,
+        "id_last4": None,
+    }
+    if rec.sealed:
+        row.update(_open_sealed(rec.sealed, ctx))
+    return row
+
+
+def _play_row(rec: PlayRecord, ctx: Context) -> dict[str, Any]:
+    started, flag = _when(rec.started_at, ctx)
+    return {
+        "client_uuid": rec.client_uuid, "kiosk_id": ctx.kiosk_id, "venue_id": ctx.venue_id,
+        "item_id": rec.item_id, "media_sha256": rec.sha256, "kind": rec.kind,
+        "started_at": started, "duration_ms": rec.duration_ms,
+        "manifest_version": rec.manifest_version, "clock_uncorrected": rec.clock_uncorrected,
+        "time_untrusted": flag is not None, "received_at": ctx.now, "_flag": flag,
+    }
+
+
+def _insert_new(table: Table, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert, skipping rows whose client_uuid is stored already; return the inserted ones."""
+    if not rows:
+        return set()
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (insert(table).on_conflict_do_nothing(index_elements=["client_uuid"])
+            .returning(table.c.client_uuid))
+    return set(db.session.scalars(stmt, rows).all())
+
+
+def _ingest(records: Iterable[object], ctx: Context, adapter: TypeAdapter[Any],
+            to_row: Callable[[Any, Context], dict[str, Any]], table: Table) -> Outcome:
+    outcome = Outcome()
+    rows: list[dict[str, Any]] = []
+    pending: list[tuple[int, str, str | None]] = []
+    seen: set[uuid.UUID] = set()
+    for index, raw in enumerate(records):
+        try:
+            rec: BaseModel = adapter.validate_python(raw)
+            row = to_row(rec, ctx)
+        except ValidationError as exc:
+            outcome.add(index, _claimed_uuid(raw), "rejected", _reason(exc))
+            continue
+        except ValueError as exc:
+            outcome.add(index, _claimed_uuid(raw), "rejected", str(exc)[:300])
+            continue
+        key = row["client_uuid"]
+        if key in seen:
+            outcome.add(index, str(key), "duplicate")
+            continue
+        seen.add(key)
+        rows.append(row)
+        pending.append((index, str(key), row.pop("_flag")))
+    inserted = {str(u) for u in _insert_new(table, rows)}
+    db.session.commit()
+    for index, key, flag in pending:
+        outcome.add(index, key, "accepted" if key in inserted else "duplicate", flagged=flag)
+    outcome.results.sort(key=lambda r: r["index"])
+    return outcome
+
+
+def checkins(records: Iterable[object], ctx: Context) -> Outcome:
+    return _ingest(records, ctx, _CHECKIN, _checkin_row, CheckIn.__table__)
+
+
+def plays(records: Iterable[object], ctx: Context) -> Outcome:
+    return _ingest(records, ctx, _PLAY, _play_row, PlayEvent.__table__)

@@ -1,0 +1,117 @@
+"""Fixtures shared by every test: the app on each configured database, and its clients.
+
+``app`` runs once on SQLite and, when ``SIGNAGE_TEST_DATABASE_URL`` points at PostgreSQL,
+once more there. Each xdist worker gets its own PostgreSQL database (created from the URL's
+server) migrated once; tests truncate it before they start. SQLite tests copy a migrated
+template file, which is faster than migrating again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, make_url, text
+
+from signage_server import create_app
+from signage_server.extensions import db
+from signage_server.migrate import upgrade
+
+PG_URL = os.environ.get("SIGNAGE_TEST_DATABASE_URL", "")
+DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    app = create_app({"TESTING": True}, instance_path=folder)
+    upgrade(app)
+    with app.app_context():
+        db.engine.dispose()
+    return folder / "signage.sqlite"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this worker's own on the test PostgreSQL server, migrated once."""
+    if not PG_URL:
+        pytest.skip("SIGNAGE_TEST_DATABASE_URL is not set")
+    server = make_url(PG_URL)
+    name = f"signage_{_worker()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("pg-migrate")
+    app = create_app({"TESTING": True, "DATABASE_URL": postgres_url}, instance_path=folder)
+    upgrade(app)
+    with app.app_context():
+        db.engine.dispose()
+    return postgres_url
+
+
+def _truncate_postgres(app: Flask) -> None:
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables if t.name != "manifest_generation"]
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(text("UPDATE manifest_generation SET value = 0"))
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "instance" / "signage.sqlite"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, target)
+        return f"sqlite:///{target}"
+    return str(request.getfixturevalue("postgres_migrated"))
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Per-test overrides; a test module can override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
+    config = {"TESTING": True, "DATABASE_URL": database_url,
+              "PUBLIC_URL": "http://127.0.0.1:5000", "MQTT_URL": "", **app_config}
+    application = create_app(config, instance_path=tmp_path / "instance")
+    if database_url.startswith("postgresql"):
+        _truncate_postgres(application)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
