@@ -1,0 +1,464 @@
+"""The sync thread: keeps the kiosk's manifest, media, outbox and heartbeat in step with the
+server, in the background, so drawing never waits for the network.
+
+One round, whenever it is due (poll interval jittered ±20 %) or woken (MQTT push, a heartbeat
+naming another manifest version):
+1. poll the manifest with ``If-None-Match``; on a new one, fetch every media file into the cache
+   and only when all are cached and verified post ``ManifestReady`` on the player's queue (the
+   player switches at its next item boundary) and remember the manifest in the journal;
+2. upload the outbox (plays, then check-ins) in idempotent batches.
+A failed round waits an exponential, jittered, capped backoff (``backoff_delay``). Heartbeats
+run on their own interval and right after a new manifest was handed over.
+
+Wall time, monotonic time and randomness are injected, and ``run_round`` can be driven by a
+test without a thread; the delays are pure functions with their own table tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from kiosk import errors
+from kiosk.cache import MediaCache
+from kiosk.client import KioskClient
+from kiosk.config import KioskConfig
+from kiosk.events import ManifestReady, SyncStatus
+from kiosk.journal import CHECKIN, PLAY, Journal
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS = ((PLAY, "plays"), (CHECKIN, "checkins"))
+MAX_BATCH_JSON_BYTES = 1536 * 1024  # under the API's 2 MiB body limit, with room to spare
+MAX_SCREENSHOT_BYTES = 512 * 1024
+SCREENSHOT_WIDTHS = (480, 320, 200)
+LAST_SYNC_WRITE_S = 60.0  # "last sync" is for humans: do not write the SD card every poll
+THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+def poll_delay(poll_seconds: float, jitter: float, rnd: Callable[[], float]) -> float:
+    """Seconds until the next poll: ``poll_seconds`` ± ``jitter`` (relative), uniformly, so a
+    fleet that booted together spreads out. ``rnd`` returns a float in [0, 1)."""
+    return poll_seconds * (1.0 + jitter * (2.0 * rnd() - 1.0))
+
+
+def backoff_delay(attempt: int, rnd: Callable[[], float], base_s: float = 2.0,
+                  cap_s: float = 300.0) -> float:
+    """Seconds to wait after the ``attempt``-th failure in a row (1, 2, ...): the ceiling doubles
+    from ``base_s`` up to ``cap_s`` and the delay is drawn from its upper half ("equal jitter"),
+    so retries neither synchronise across a fleet nor come back too soon."""
+    ceiling = min(cap_s, base_s * 2.0 ** max(attempt - 1, 0))
+    return ceiling / 2.0 + rnd() * ceiling / 2.0
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """The part of the kiosk's configuration the sync thread uses."""
+
+    poll_seconds: float = 30.0
+    poll_jitter: float = 0.2
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 300.0
+    heartbeat_seconds: float = 60.0
+    heartbeat_screenshot: bool = True
+    batch_size: int = 500
+    download_attempts: int = 3
+
+    @classmethod
+    def from_config(cls, config: KioskConfig) -> SyncSettings:
+        """Pick the sync settings out of the whole kiosk configuration."""
+        return cls(config.poll_seconds, config.poll_jitter, config.backoff_base_seconds,
+                   config.backoff_cap_seconds, config.heartbeat_seconds,
+                   config.heartbeat_screenshot, config.batch_size, config.download_attempts)
+
+
+class PlayerView(Protocol):
+    """What the heartbeat reads from the player (``kiosk.player.Player`` provides it)."""
+
+    def status(self) -> Any: ...
+
+    def latest_png(self, max_width: int = 480) -> bytes | None: ...
+
+
+@dataclass
+class Device:
+    """Facts about the machine for the heartbeat; each is a probe so tests can pin it."""
+
+    version: str
+    data_dir: Path
+    disk_free: Callable[[Path], int]
+    thermal_zone: Path = THERMAL_ZONE
+
+    def temperature_c(self) -> float | None:
+        """The SoC temperature when the kernel exposes one (a Pi does; most laptops too)."""
+        try:
+            return int(self.thermal_zone.read_text().strip()) / 1000.0
+        except (OSError, ValueError):
+            return None
+
+    def free_bytes(self) -> int | None:
+        """Free space on the data dir's filesystem, None when it cannot be read."""
+        try:
+            return self.disk_free(self.data_dir)
+        except OSError:
+            return None
+
+
+def media_of(manifest: Mapping[str, Any] | None) -> dict[str, tuple[str | None, int | None]]:
+    """sha256 → (url, bytes) of every file a manifest's playlist needs."""
+    playlist = (manifest or {}).get("playlist") or {}
+    needed: dict[str, tuple[str | None, int | None]] = {}
+    for item in playlist.get("items") or []:
+        sha = item.get("sha256")
+        if isinstance(sha, str) and sha:
+            size = item.get("bytes")
+            needed[sha] = (item.get("url"), size if isinstance(size, int) else None)
+    return needed
+
+
+@dataclass
+class _Schedule:
+    """When each kind of work is next due, on the monotonic clock."""
+
+    next_poll: float = 0.0
+    next_beat: float = 0.0
+    failures: int = 0
+    last_sync_written: float | None = None
+    applied: dict[str, Any] | None = None
+    etag: str | None = None
+    last_error: str | None = None
+    online: bool | None = None
+    posted: SyncStatus | None = None
+    topic_listeners: list[Callable[[list[str]], None]] = field(default_factory=list)
+
+
+class Sync:
+    """The kiosk's sync side; ``start()`` runs it in a daemon thread, ``wake()`` hurries it."""
+
+    def __init__(self, client: KioskClient, journal: Journal, cache: MediaCache,
+                 events: queue.Queue[Any], settings: SyncSettings, device: Device, *,
+                 player: PlayerView | None = None, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 rnd: Callable[[], float] | None = None) -> None:
+        self.client = client
+        self.journal = journal
+        self.cache = cache
+        self.events = events
+        self.settings = settings
+        self.device = device
+        self.player = player
+        self._clock = clock
+        self._monotonic = monotonic
+        self._rnd = rnd or random.Random().random
+        self._started = monotonic()
+        self._state = _Schedule(next_poll=self._started, next_beat=self._started)
+        self._wake = threading.Event()
+        self._urgent = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # -- control ------------------------------------------------------------------------
+
+    def on_topics(self, listener: Callable[[list[str]], None]) -> None:
+        """Call ``listener`` with the manifest's MQTT topics whenever a manifest takes effect."""
+        self._state.topic_listeners.append(listener)
+        if self._state.applied is not None:
+            listener(_topics(self._state.applied))
+
+    def wake(self) -> None:
+        """Fetch the manifest at once (an MQTT push said it changed); safe from any thread."""
+        self._urgent = True
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the sync loop in a daemon thread."""
+        self._thread = threading.Thread(target=self.run, name="kiosk-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the loop to end after its current request, and wait for it a little."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        """Restore the last good manifest, then do rounds until stopped. One broad ``except``
+        per round: whatever went wrong is logged and the next round comes."""
+        self._guarded(self.restore)
+        while not self._stopping:
+            delay = self._guarded(self.run_round)
+            self._wake.wait(self.settings.backoff_base_s if delay is None else delay)
+            self._wake.clear()
+
+    @property
+    def manifest_version(self) -> str | None:
+        """The version of the manifest in effect (handed to the player), if any."""
+        applied = self._state.applied
+        return applied.get("manifest_version") if applied else None
+
+    # -- the work -----------------------------------------------------------------------
+
+    def restore(self) -> bool:
+        """Hand the player the journal's last good manifest if all its media are cached and
+        verified, so a restart with the server down keeps playing it. True when it did."""
+        self._post_status()
+        stored = self.journal.last_manifest()
+        if stored is None:
+            return False
+        manifest, etag = stored
+        missing = [sha for sha in media_of(manifest) if not self.cache.verify(sha)]
+        if missing:
+            log.warning("stored manifest %s lacks %d cached file(s); waiting for the server",
+                        manifest.get("manifest_version"), len(missing))
+            return False
+        self._hand_over(manifest, etag, remember=False)
+        return True
+
+    def run_round(self) -> float:
+        """Do whatever is due now; return the seconds until something is due again."""
+        now = self._monotonic()
+        state = self._state
+        if self._urgent or now >= state.next_poll:
+            self._urgent = False
+            self._sync_round(now)
+        if self._monotonic() >= state.next_beat and state.online:
+            self._beat()
+        return max(0.0, min(state.next_poll, state.next_beat) - self._monotonic())
+
+    def _sync_round(self, now: float) -> None:
+        """Manifest, media and outbox; the round's outcome sets the next poll."""
+        state = self._state
+        try:
+            media_error = self._refresh_manifest()
+            self._upload_outbox()
+        except errors.SyncError as exc:
+            state.failures += 1
+            delay = backoff_delay(state.failures, self._rnd, self.settings.backoff_base_s,
+                                  self.settings.backoff_cap_s)
+            state.next_poll = now + delay
+            self._set_online(False, str(exc))
+            return
+        self._set_online(True, media_error)
+        if media_error is not None:
+            state.failures += 1
+            state.next_poll = now + backoff_delay(state.failures, self._rnd,
+                                                  self.settings.backoff_base_s,
+                                                  self.settings.backoff_cap_s)
+        else:
+            state.failures = 0
+            state.next_poll = now + poll_delay(self._poll_seconds(), self.settings.poll_jitter,
+                                               self._rnd)
+        self._note_last_sync(now)
+
+    def _refresh_manifest(self) -> str | None:
+        """Poll; on a new manifest fetch its media and hand it over. Returns the media problem
+        that kept a new manifest from taking effect, if any (the server itself was fine)."""
+        manifest, etag = self.client.manifest(self._state.etag)
+        self._learn_clock()
+        if manifest is None:
+            return None
+        if manifest.get("manifest_version") == self.manifest_version:
+            self._state.etag = etag  # same content, new validator (e.g. after a restore)
+            return None
+        problem = self._fetch_media(manifest)
+        if problem is not None:
+            return problem
+        self._hand_over(manifest, etag, remember=True)
+        return None
+
+    def _fetch_media(self, manifest: Mapping[str, Any]) -> str | None:
+        """Cache every file the manifest needs; tries them all, reports the first failure."""
+        first_problem: str | None = None
+        for sha, (url, size) in media_of(manifest).items():
+            try:
+                self.cache.fetch(self.client, sha, url or self.client.media_url(sha), size,
+                                 self.settings.download_attempts)
+            except errors.TransportError:
+                raise
+            except (errors.CacheError, errors.SyncError) as exc:
+                log.warning("media %s not cached: %s", sha[:12], exc)
+                first_problem = first_problem or f"media {sha[:12]}: {exc}"
+        return first_problem
+
+    def _hand_over(self, manifest: dict[str, Any], etag: str | None, remember: bool) -> None:
+        """The manifest takes effect: player told, journal updated, old media released."""
+        state = self._state
+        previous = state.applied
+        if remember:
+            self.journal.save_manifest(manifest, etag)
+        state.applied, state.etag = manifest, etag
+        self.events.put(ManifestReady(manifest, self.cache.resolve))
+        log.info("manifest %s handed to the player", manifest.get("manifest_version"))
+        # The player may still be showing an item of the previous manifest: keep its files.
+        self.cache.remove_unreferenced(set(media_of(manifest)) | set(media_of(previous)))
+        state.next_beat = self._monotonic()  # report the new version promptly
+        for listener in state.topic_listeners:
+            listener(_topics(manifest))
+
+    def _upload_outbox(self) -> None:
+        """Send every waiting record, oldest first, in batches; stop a kind when a batch makes
+        no progress (the server answered nothing usable for it)."""
+        for kind, endpoint in ENDPOINTS:
+            while not self._stopping:
+                rows = _within_bytes(self.journal.pending(kind, self.settings.batch_size))
+                if not rows:
+                    break
+                answer = self.client.post_batch(endpoint, [row.payload for row in rows])
+                self._learn_clock()
+                settled = self.journal.settle(kind, rows, answer["results"], self._clock())
+                if settled.unanswered == len(rows):
+                    log.warning("server answered no record of a %s batch", kind)
+                    break
+
+    def _beat(self) -> None:
+        """Send the heartbeat; a server naming another manifest version triggers a poll."""
+        state = self._state
+        state.next_beat = self._monotonic() + self._heartbeat_seconds()
+        try:
+            answer = self.client.heartbeat(self.heartbeat_body())
+        except errors.SyncError as exc:
+            log.info("heartbeat failed: %s", exc)
+            return
+        self._learn_clock()
+        theirs = answer.get("manifest_version")
+        if isinstance(theirs, str) and theirs != self.manifest_version:
+            state.next_poll = min(state.next_poll, self._monotonic())
+
+    def heartbeat_body(self) -> dict[str, Any]:
+        """The status fields of ``POST /api/v1/heartbeat``."""
+        status = _as_mapping(self.player.status()) if self.player else {}
+        counts = self.journal.unsynced()
+        body: dict[str, Any] = {
+            "version": self.device.version,
+            "uptime_s": round(max(0.0, self._monotonic() - self._started), 1),
+            "manifest_version": self.manifest_version,
+            "current_item": _current_item(status.get("current_item")),
+            "disk_free_bytes": self.device.free_bytes(),
+            "temperature_c": self.device.temperature_c(),
+            "unsynced": {"checkins": counts[CHECKIN], "plays": counts[PLAY]},
+            "clock_offset_s": self.client.clock_offset_s,
+            "late_frames": _count(status.get("late_frames")),
+            "last_error": (self._state.last_error or None) and self._state.last_error[:1000],
+        }
+        screenshot = self._screenshot() if self.settings.heartbeat_screenshot else None
+        if screenshot is not None:
+            body["screenshot_png"] = base64.b64encode(screenshot).decode("ascii")
+        return body
+
+    def _screenshot(self) -> bytes | None:
+        """The latest frame as a PNG of at most 512 KB, shrinking it until it fits."""
+        if self.player is None:
+            return None
+        for width in SCREENSHOT_WIDTHS:
+            png = self.player.latest_png(max_width=width)
+            if png is None or len(png) <= MAX_SCREENSHOT_BYTES:
+                return png
+        return None
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    def _learn_clock(self) -> None:
+        self.journal.set_clock_offset(self.client.clock_offset_s)
+
+    def _set_online(self, online: bool, error: str | None) -> None:
+        """Track the online edge and the last error; log and post only when they change."""
+        state = self._state
+        if online != state.online:
+            if online:
+                log.info("server reachable")
+            else:
+                log.warning("server unreachable: %s", error)
+        state.online, state.last_error = online, error
+        self._post_status()
+
+    def _post_status(self) -> None:
+        state = self._state
+        offset = self.client.clock_offset_s
+        if offset is None:
+            offset = self.journal.clock_offset
+        status = SyncStatus(bool(state.online), offset, state.last_error)
+        if _status_changed(state.posted, status):
+            state.posted = status
+            self.events.put(status)
+
+    def _note_last_sync(self, now: float) -> None:
+        state = self._state
+        if state.last_sync_written is None or now - state.last_sync_written >= LAST_SYNC_WRITE_S:
+            self.journal.put("last_sync_at", repr(self._clock()))
+            state.last_sync_written = now
+
+    def _poll_seconds(self) -> float:
+        told = ((self._state.applied or {}).get("sync") or {}).get("poll_seconds")
+        return float(told) if isinstance(told, int | float) and told > 0 else \
+            self.settings.poll_seconds
+
+    def _heartbeat_seconds(self) -> float:
+        told = ((self._state.applied or {}).get("sync") or {}).get("heartbeat_seconds")
+        return float(told) if isinstance(told, int | float) and told > 0 else \
+            self.settings.heartbeat_seconds
+
+    def _guarded(self, work: Callable[[], Any]) -> Any:
+        try:
+            return work()
+        except Exception:
+            log.exception("sync round failed")
+            return None
+
+
+def _topics(manifest: Mapping[str, Any]) -> list[str]:
+    topics = (manifest.get("sync") or {}).get("mqtt_topics") or []
+    return [t for t in topics if isinstance(t, str) and t]
+
+
+def _within_bytes(rows: list[Any], budget: int = MAX_BATCH_JSON_BYTES) -> list[Any]:
+    """The longest prefix of ``rows`` whose JSON fits the request budget (at least one row)."""
+    used = 0
+    for index, row in enumerate(rows):
+        used += len(json.dumps(row.payload, ensure_ascii=False).encode()) + 2
+        if used > budget and index > 0:
+            return rows[:index]
+    return rows
+
+
+def _status_changed(old: SyncStatus | None, new: SyncStatus) -> bool:
+    """Online and error changes always count; the offset only when it moved over a second."""
+    if old is None or (old.online, old.last_error) != (new.online, new.last_error):
+        return True
+    if (old.clock_offset_s is None) != (new.clock_offset_s is None):
+        return True
+    return old.clock_offset_s is not None and new.clock_offset_s is not None and \
+        abs(old.clock_offset_s - new.clock_offset_s) > 1.0
+
+
+def _as_mapping(status: Any) -> Mapping[str, Any]:
+    """The player's status as a mapping, whether it reports a dict or a dataclass."""
+    if isinstance(status, Mapping):
+        return status
+    if is_dataclass(status) and not isinstance(status, type):
+        return asdict(status)
+    return getattr(status, "__dict__", {}) or {}
+
+
+def _current_item(item: Any) -> dict[str, Any] | None:
+    """The heartbeat's ``current_item`` from whatever the player reports."""
+    item = _as_mapping(item) if item is not None else None
+    if not item or item.get("kind") is None:
+        return None
+    item_id = item.get("id", item.get("item_id"))
+    return {"id": item_id if isinstance(item_id, int) and item_id >= 0 else None,
+            "kind": item["kind"], "sha256": item.get("sha256")}
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and value >= 0 else None
+
