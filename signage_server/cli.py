@@ -203,7 +203,78 @@ def kiosk_revoke(kiosk_id: int) -> None:
     click.echo(f"kiosk {kiosk_id} revoked: its token no longer works")
 
 
-COMMANDS = (db_group, area_group, venue_group, user_group, kiosk_group)
+@click.group("media", help="The media library.")
+def media_group() -> None:
+    """Media commands."""
+
+
+@media_group.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@with_appcontext
+def media_import(files: tuple[Path, ...], as_json: bool) -> None:
+    from . import library
+    from .errors import SignageError
+
+    imported = []
+    for number, path in enumerate(files, start=1):
+        click.echo(f"[{number}/{len(files)}] {path.name}", err=True)
+        try:
+            asset, warnings = library.add_path(path)
+        except SignageError as exc:
+            db.session.rollback()
+            _fail(f"{path.name}: {exc.message}; nothing after it was imported")
+        db.session.commit()
+        for warning in warnings:
+            click.echo(f"  warning: {warning}", err=True)
+        imported.append({"sha256": asset.sha256, "kind": asset.kind, "file": path.name})
+    _emit(as_json, {"media": imported},
+          "\n".join(f"{m['sha256']}  {m['kind']:5}  {m['file']}" for m in imported))
+
+
+@media_group.command("import-default")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@with_appcontext
+def media_import_default(as_json: bool) -> None:
+    """Import the built-in promo videos, posters and the default playlist."""
+    from . import default_content
+
+    playlist = default_content.install()
+    _emit(as_json, {"playlist_id": playlist.id, "items": len(playlist.items)},
+          f"default playlist {playlist.id}: {len(playlist.items)} items")
+
+
+@click.group("playlist", help="Playlists and where they play.")
+def playlist_group() -> None:
+    """Playlist commands."""
+
+
+@playlist_group.command("assign")
+@click.argument("playlist_id", type=int)
+@click.option("--venue", "venue_id", type=int)
+@click.option("--area", "area_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@with_appcontext
+def playlist_assign(playlist_id: int, venue_id: int | None, area_id: int | None,
+                    as_json: bool) -> None:
+    """Show a playlist at a venue or in an area, and tell the kiosks."""
+    from . import playlists
+    from .errors import SignageError
+
+    try:
+        playlists.assign(playlist_id, area_id=area_id, venue_id=venue_id)
+        sent = playlists.publish([venue_id] if venue_id is not None else None)
+    except SignageError as exc:
+        db.session.rollback()
+        _fail(exc.message)
+    where = f"venue {venue_id}" if venue_id is not None else f"area {area_id}"
+    _emit(as_json, {"playlist_id": playlist_id, "pushed": sent},
+          f"playlist {playlist_id} now plays in {where}")
+
+
+COMMANDS = (db_group, area_group, venue_group, user_group, kiosk_group, media_group,
+            playlist_group)
 
 
 def register(app: Flask) -> None:

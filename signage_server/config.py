@@ -36,6 +36,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MEDIA_ACCEL_REDIRECT", "",
             "If set (e.g. /_protected_media/), media downloads are handed to nginx with "
             "X-Accel-Redirect to this internal prefix."),
+    Setting("DEFAULT_CONTENT_DIR", None,
+            "Folder of the built-in default content (playlist.json and its files). "
+            "Default: media/default of this checkout."),
     Setting("MAX_UPLOAD_BYTES", 512 * 1024 * 1024, "Largest media file an admin may upload."),
     Setting("MAX_BATCH_RECORDS", 1000, "Most records accepted in one check-in or play batch."),
     Setting("MAX_JSON_BYTES", 2 * 1024 * 1024, "Largest JSON body on the kiosk API (else 413)."),
@@ -89,7 +92,11 @@ def load(instance_path: Path, environ: dict[str, str] | None = None,
     for name, default in DEFAULTS.items():
         raw = env.get(ENV_PREFIX + name)
         if raw is not None:
-            values[name] = _coerce(raw, default)
+            try:
+                values[name] = _coerce(raw, default)
+            except ValueError as exc:
+                kind = type(default).__name__
+                raise ValueError(f"{ENV_PREFIX}{name}={raw!r}: expected {kind}") from exc
     values.update(overrides or {})
     values["DEFAULT_RETENTION_DAYS"] = max(1, min(30, int(values["DEFAULT_RETENTION_DAYS"])))
     return values
