@@ -56,7 +56,8 @@ def backoff_delay(attempt: int, rnd: Callable[[], float], base_s: float = 2.0,
     """Seconds to wait after the ``attempt``-th failure in a row (1, 2, ...): the ceiling doubles
     from ``base_s`` up to ``cap_s`` and the delay is drawn from its upper half ("equal jitter"),
     so retries neither synchronise across a fleet nor come back too soon."""
-    ceiling = min(cap_s, base_s * 2.0 ** max(attempt - 1, 0))
+    doublings = min(max(attempt - 1, 0), 62)  # beyond that the cap has long been reached
+    ceiling = min(cap_s, base_s * 2.0 ** doublings)
     return ceiling / 2.0 + rnd() * ceiling / 2.0
 
 
