@@ -1,0 +1,135 @@
+"""Screen geometry: the zones of the screen, letterboxing, and rotation for portrait screens.
+
+Pure arithmetic, so that it is tested without a screen. Everything is laid out on the
+*logical* canvas — the picture as a viewer sees it — and ``place`` maps a logical box to the
+physical framebuffer of a screen mounted rotated by 0, 90, 180 or 270 degrees (clockwise).
+The renderer then draws each picture rotated in place, which a GPU does for free and which
+spares the CPU a full-frame rotation per video frame.
+
+Layout (landscape, bar at the bottom)::
+
+    +--------------------------------------------------------------+
+    |                         main zone                            |
+    +-------+---------------------------------+------------+-------+
+    |install| Quét mã để cài đặt Bluezone     | venue name | self  |
+    |  QR   | Scan to install Bluezone        |   10:42    | check |
+    +-------+---------------------------------+------------+-------+
+
+In portrait the bar is taller and the venue and clock go under the caption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROTATIONS = (0, 90, 180, 270)
+BAR_SHARE = 0.2  # bar height as a share of the screen's short side (landscape)
+PORTRAIT_BAR_SHARE = 0.28
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    def inset(self, margin: int) -> Box:
+        margin = min(margin, self.w // 2, self.h // 2)
+        return Box(self.x + margin, self.y + margin, self.w - 2 * margin, self.h - 2 * margin)
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return self.x, self.y, self.w, self.h
+
+
+@dataclass(frozen=True)
+class ScreenLayout:
+    size: tuple[int, int]  # logical canvas
+    main: Box
+    bar: Box
+    install_qr: Box
+    caption: Box
+    venue: Box
+    clock: Box
+    checkin_qr: Box
+
+
+def normalise_rotation(rotation: int) -> int:
+    """0, 90, 180 or 270; anything else is read as the nearest quarter turn."""
+    return (round(rotation / 90) * 90) % 360
+
+
+def logical_size(physical: tuple[int, int], rotation: int) -> tuple[int, int]:
+    """The canvas as the viewer sees it: a landscape panel turned 90 degrees is portrait."""
+    width, height = physical
+    return (height, width) if normalise_rotation(rotation) in (90, 270) else (width, height)
+
+
+def fit(content: tuple[float, float], box: Box) -> Box:
+    """The largest box with the content's aspect ratio inside ``box``, centred (letterbox):
+    never distorted, never cropped."""
+    content_w, content_h = content
+    if content_w <= 0 or content_h <= 0 or box.w <= 0 or box.h <= 0:
+        return Box(box.x, box.y, 0, 0)
+    scale = min(box.w / content_w, box.h / content_h)
+    width = max(1, min(box.w, round(content_w * scale)))
+    height = max(1, min(box.h, round(content_h * scale)))
+    return Box(box.x + (box.w - width) // 2, box.y + (box.h - height) // 2, width, height)
+
+
+def rotate_box(box: Box, canvas: tuple[int, int], rotation: int) -> Box:
+    """Where the logical ``box`` lands on the physical framebuffer, rotated clockwise."""
+    canvas_w, canvas_h = canvas
+    match normalise_rotation(rotation):
+        case 90:
+            return Box(canvas_h - box.y - box.h, box.x, box.h, box.w)
+        case 180:
+            return Box(canvas_w - box.x - box.w, canvas_h - box.y - box.h, box.w, box.h)
+        case 270:
+            return Box(box.y, canvas_w - box.x - box.w, box.h, box.w)
+    return box
+
+
+def place(box: Box, canvas: tuple[int, int], rotation: int) -> tuple[Box, float]:
+    """The destination and angle to give the renderer so that a picture drawn upright into
+    ``box`` appears rotated on the physical screen: the renderer rotates around the
+    destination's centre, so the destination keeps the picture's own size and the
+    rotated box's centre."""
+    turned = rotate_box(box, canvas, rotation)
+    center_x, center_y = turned.center
+    dest = Box(round(center_x - box.w / 2), round(center_y - box.h / 2), box.w, box.h)
+    return dest, float(normalise_rotation(rotation))
+
+
+def screen_layout(size: tuple[int, int], bar: str = "bottom") -> ScreenLayout:
+    """The zones of a logical canvas of ``size``; ``bar`` is "bottom" or "top"."""
+    width, height = size
+    portrait = height > width
+    bar_h = round(min(width, height) * (PORTRAIT_BAR_SHARE if portrait else BAR_SHARE))
+    bar_y = 0 if bar == "top" else height - bar_h
+    main = Box(0, bar_h if bar == "top" else 0, width, height - bar_h)
+    bar_box = Box(0, bar_y, width, bar_h)
+    qr_side = min(bar_h, width // 4)
+    pad = max(2, bar_h // 14)
+    install_qr = Box(0, bar_y + (bar_h - qr_side) // 2, qr_side, qr_side)
+    checkin_qr = Box(width - qr_side, install_qr.y, qr_side, qr_side)
+    info = Box(qr_side + pad, bar_y + pad, width - 2 * qr_side - 2 * pad, bar_h - 2 * pad)
+    if portrait:
+        caption_h = round(info.h * 0.58)
+        lower = Box(info.x, info.y + caption_h, info.w, info.h - caption_h)
+        clock_w = round(lower.w * 0.4)
+        caption = Box(info.x, info.y, info.w, caption_h)
+        venue = Box(lower.x, lower.y, lower.w - clock_w, lower.h)
+        clock = Box(lower.x + lower.w - clock_w, lower.y, clock_w, lower.h)
+    else:
+        side_w = round(width * 0.22)
+        caption = Box(info.x, info.y, info.w - side_w - pad, info.h)
+        side_x = info.x + info.w - side_w
+        venue_h = round(info.h * 0.36)
+        venue = Box(side_x, info.y, side_w, venue_h)
+        clock = Box(side_x, info.y + venue_h, side_w, info.h - venue_h)
+    return ScreenLayout(size, main, bar_box, install_qr, caption, venue, clock, checkin_qr)
