@@ -41,10 +41,11 @@ def create_app(test_config: dict[str, Any] | None = None,
     app.extensions["signage_keys"] = keys.sealing_key(instance)
 
     errors.register(app)
-    from . import api, media_files
+    from . import api, media_files, public
 
     api.register(app)
     app.register_blueprint(media_files.bp)
+    public.register(app)
     from .cli import register as register_cli
 
     register_cli(app)
