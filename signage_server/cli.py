@@ -273,7 +273,18 @@ def playlist_assign(playlist_id: int, venue_id: int | None, area_id: int | None,
           f"playlist {playlist_id} now plays in {where}")
 
 
-COMMANDS = (db_group, area_group, venue_group, user_group, kiosk_group, media_group,
+@click.command("purge", help="Delete personal check-in data past each venue's retention.")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@with_appcontext
+def purge_command(as_json: bool) -> None:
+    from .retention import purge
+
+    result = purge(datetime.now(UTC))
+    _emit(as_json, {"venues": result.venues, "checkins_purged": result.checkins},
+          f"personal data removed from {result.checkins} check-ins in {result.venues} venues")
+
+
+COMMANDS = (purge_command, db_group, area_group, venue_group, user_group, kiosk_group, media_group,
             playlist_group)
 
 
