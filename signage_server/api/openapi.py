@@ -15,6 +15,8 @@ from pydantic.json_schema import models_json_schema
 from . import bp, schemas
 
 REF = "#/components/schemas/{model}"
+#: Media files are served with the MIME type they were imported as (video/mp4, image/png, ...).
+MEDIA_TYPES = {"video/*": {"schema": {}}, "image/*": {"schema": {}}}
 MODELS: tuple[type[schemas.BaseModel], ...] = (
     schemas.EnrollRequest, schemas.EnrollResponse, schemas.Batch, schemas.CheckInRecord,
     schemas.PlayRecord, schemas.BatchResponse, schemas.HeartbeatRequest,
@@ -94,10 +96,9 @@ def document() -> dict[str, Any]:
                 "parameters": [{"name": "sha256", "in": "path", "required": True,
                                 "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
                 "responses": {
-                    "200": {"description": "the file",
-                            "content": {"application/octet-stream": {"schema": {}}}},
-                    "206": {"description": "the requested range",
-                            "content": {"application/octet-stream": {"schema": {}}}},
+                    "200": {"description": "the file, as the MIME type it was imported as",
+                            "content": MEDIA_TYPES},
+                    "206": {"description": "the requested range", "content": MEDIA_TYPES},
                     "304": {"description": "unchanged"},
                     "404": _json("ErrorResponse", "no such media"),
                     "416": _json("ErrorResponse", "range not satisfiable"),
