@@ -107,7 +107,7 @@ class Api:
     def request(self, method: str, path: str, *, json_body: Any = None,
                 data: bytes | str | None = None, content_type: str | None = None,
                 headers: dict[str, str] | None = None) -> TestResponse:
-        kwargs: dict[str, Any] = {"headers": headers or {}}
+        kwargs: dict[str, Any] = {"headers": headers or {}, "buffered": True}
         if json_body is not None:
             kwargs["json"] = json_body
         if data is not None:
