@@ -7,11 +7,12 @@ import binascii
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .api.schemas import HeartbeatRequest
 from .errors import BadRequest, PayloadTooLarge
 from .extensions import db
-from .models import Kiosk, KioskScreenshot
+from .models import Kiosk, KioskHour, KioskScreenshot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -39,4 +40,17 @@ def store(kiosk_id: int, beat: HeartbeatRequest, now: datetime, max_png: int) ->
     if png is not None:
         db.session.execute(delete(KioskScreenshot).where(KioskScreenshot.kiosk_id == kiosk_id))
         db.session.add(KioskScreenshot(kiosk_id=kiosk_id, png=png, taken_at=now))
+    _count_hour(kiosk, now, beat.footfall or 0)
     db.session.commit()
+
+
+def _count_hour(kiosk: Kiosk, now: datetime, footfall: int) -> None:
+    """Add this beat (and its footfall) to the kiosk's row for the current UTC hour."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(KioskHour).values(kiosk_id=kiosk.id, hour=hour, venue_id=kiosk.venue_id,
+                                    beats=1, footfall=footfall)
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=["kiosk_id", "hour"],
+        set_={"beats": KioskHour.beats + 1, "footfall": KioskHour.footfall + footfall}))

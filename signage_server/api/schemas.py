@@ -142,6 +142,9 @@ class HeartbeatRequest(Strict):
     unsynced: Unsynced = Field(default_factory=Unsynced)
     clock_offset_s: StrictInt | StrictFloat | None = Field(default=None, ge=-10**9, le=10**9)
     late_frames: StrictInt | None = Field(default=None, ge=0, le=2**62)
+    footfall: StrictInt | None = Field(default=None, ge=0, le=10**6,
+                                       description="motion-sensor counts since the previous "
+                                                   "acknowledged heartbeat")
     last_error: Annotated[str, StringConstraints(max_length=1000)] | None = None
     screenshot_png: str | None = Field(default=None, description="base64 PNG, at most 512 KB "
                                                                  "decoded")

@@ -1,7 +1,7 @@
 """The data model of DESIGN.md section 6, one module per group of entities."""
 
 from .content import Assignment, MediaAsset, Playlist, PlaylistItem
-from .fleet import Kiosk, KioskScreenshot, ManifestGeneration
+from .fleet import Kiosk, KioskHour, KioskScreenshot, ManifestGeneration
 from .people import AuditLog, User
 from .places import Area, Venue
 from .records import CheckIn, PlayEvent, QrScan
@@ -12,6 +12,7 @@ __all__ = [
     "AuditLog",
     "CheckIn",
     "Kiosk",
+    "KioskHour",
     "KioskScreenshot",
     "ManifestGeneration",
     "MediaAsset",

@@ -51,6 +51,20 @@ class KioskScreenshot(db.Model):  # type: ignore[name-defined,misc]
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class KioskHour(db.Model):  # type: ignore[name-defined,misc]
+    """Per kiosk and UTC hour: heartbeats received and motion-sensor footfall. Screen
+    uptime is beats x the heartbeat interval; reports sum these instead of scanning a log."""
+
+    __tablename__ = "kiosk_hour"
+
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosk.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"), index=True)
+    beats: Mapped[int] = mapped_column(Integer, default=0)
+    footfall: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ManifestGeneration(db.Model):  # type: ignore[name-defined,misc]
     """One row: bumped by anything that can change a manifest (playlists, assignments,
     venues, media, settings). Keeping it in the database, not in a process, lets any
