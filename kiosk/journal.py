@@ -119,23 +119,33 @@ class Journal:
 
     def add(self, kind: str, client_uuid: str, payload: Mapping[str, Any], now: float) -> bool:
         """Journal one record durably; False when that ``client_uuid`` is already there."""
+        return self.add_many(kind, [(client_uuid, payload)], now) == 1
+
+    def add_many(self, kind: str, records: Sequence[tuple[str, Mapping[str, Any]]],
+                 now: float) -> int:
+        """Journal several records in one durable commit; returns how many were new."""
         with self._transaction() as db:
-            cursor = db.execute(
+            before = db.total_changes
+            db.executemany(
                 "INSERT OR IGNORE INTO outbox (client_uuid, kind, payload, created_at) "
                 "VALUES (?, ?, ?, ?)",
-                (client_uuid, kind, json.dumps(payload, ensure_ascii=False), now))
-            return cursor.rowcount == 1
+                [(uuid, kind, json.dumps(payload, ensure_ascii=False), now)
+                 for uuid, payload in records])
+            return db.total_changes - before
 
     def add_play(self, record: PlayRecord, now: float) -> bool:
         """Journal a proof-of-play record, its start time corrected by the learned offset."""
+        return self.add(PLAY, record.client_uuid, self.play_payload(record), now)
+
+    def play_payload(self, record: PlayRecord) -> dict[str, Any]:
+        """The wire form of a play record, its start corrected by the learned clock offset."""
         started, uncorrected = self.corrected(record.started_at)
-        payload = {
+        return {
             "client_uuid": record.client_uuid, "item_id": record.item_id,
             "sha256": record.sha256, "kind": record.kind, "started_at": started,
             "duration_ms": max(int(record.duration_ms), 0),
             "manifest_version": record.manifest_version, "clock_uncorrected": uncorrected,
         }
-        return self.add(PLAY, record.client_uuid, payload, now)
 
     def corrected(self, device_time: float) -> tuple[str, bool]:
         """A device time as the API's UTC text, corrected by the offset, and whether it could

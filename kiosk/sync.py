@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kiosk import errors
-from kiosk.cache import MediaCache
-from kiosk.client import KioskClient
+from kiosk.cache import MediaCache, MediaSource
 from kiosk.config import KioskConfig
 from kiosk.events import ManifestReady, SyncStatus
 from kiosk.journal import CHECKIN, PLAY, Journal
@@ -80,6 +79,21 @@ class SyncSettings:
         return cls(config.poll_seconds, config.poll_jitter, config.backoff_base_seconds,
                    config.backoff_cap_seconds, config.heartbeat_seconds,
                    config.heartbeat_screenshot, config.batch_size, config.download_attempts)
+
+
+class SyncApi(MediaSource, Protocol):
+    """The calls the sync thread makes (``kiosk.client.KioskClient`` provides them)."""
+
+    @property
+    def clock_offset_s(self) -> float | None: ...
+
+    def manifest(self, etag: str | None) -> tuple[dict[str, Any] | None, str | None]: ...
+
+    def media_url(self, sha256: str) -> str: ...
+
+    def post_batch(self, kind: str, records: list[dict[str, Any]]) -> dict[str, Any]: ...
+
+    def heartbeat(self, status: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class PlayerView(Protocol):
@@ -136,6 +150,7 @@ class _Schedule:
     last_sync_written: float | None = None
     applied: dict[str, Any] | None = None
     etag: str | None = None
+    pending_version: str | None = None  # seen, but its media are not all cached yet
     last_error: str | None = None
     online: bool | None = None
     posted: SyncStatus | None = None
@@ -145,7 +160,7 @@ class _Schedule:
 class Sync:
     """The kiosk's sync side; ``start()`` runs it in a daemon thread, ``wake()`` hurries it."""
 
-    def __init__(self, client: KioskClient, journal: Journal, cache: MediaCache,
+    def __init__(self, client: SyncApi, journal: Journal, cache: MediaCache,
                  events: queue.Queue[Any], settings: SyncSettings, device: Device, *,
                  player: PlayerView | None = None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
@@ -232,7 +247,9 @@ class Sync:
         if self._urgent or now >= state.next_poll:
             self._urgent = False
             self._sync_round(now)
-        if self._monotonic() >= state.next_beat and state.online:
+        if not state.online:  # heartbeats wait until a round reached the server
+            return max(0.0, state.next_poll - self._monotonic())
+        if self._monotonic() >= state.next_beat:
             self._beat()
         return max(0.0, min(state.next_poll, state.next_beat) - self._monotonic())
 
@@ -273,6 +290,7 @@ class Sync:
             return None
         problem = self._fetch_media(manifest)
         if problem is not None:
+            self._state.pending_version = manifest.get("manifest_version")
             return problem
         self._hand_over(manifest, etag, remember=True)
         return None
@@ -297,7 +315,7 @@ class Sync:
         previous = state.applied
         if remember:
             self.journal.save_manifest(manifest, etag)
-        state.applied, state.etag = manifest, etag
+        state.applied, state.etag, state.pending_version = manifest, etag, None
         self.events.put(ManifestReady(manifest, self.cache.resolve))
         log.info("manifest %s handed to the player", manifest.get("manifest_version"))
         # The player may still be showing an item of the previous manifest: keep its files.
@@ -332,7 +350,8 @@ class Sync:
             return
         self._learn_clock()
         theirs = answer.get("manifest_version")
-        if isinstance(theirs, str) and theirs != self.manifest_version:
+        if isinstance(theirs, str) and theirs not in (self.manifest_version,
+                                                      state.pending_version):
             state.next_poll = min(state.next_poll, self._monotonic())
 
     def heartbeat_body(self) -> dict[str, Any]:

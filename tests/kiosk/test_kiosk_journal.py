@@ -64,6 +64,14 @@ def test_the_same_record_is_journaled_once(journal: Journal) -> None:
     assert journal.unsynced() == {PLAY: 1, CHECKIN: 0}
 
 
+def test_many_records_go_in_one_commit(journal: Journal) -> None:
+    records = [play(float(i)) for i in range(3)]
+    rows = [(r.client_uuid, journal.play_payload(r)) for r in records]
+    assert journal.add_many(PLAY, rows, NOW) == 3
+    assert journal.add_many(PLAY, rows[1:], NOW) == 0
+    assert journal.unsynced()[PLAY] == 3
+
+
 def test_pending_is_oldest_first_and_bounded(journal: Journal) -> None:
     records = [play(float(i)) for i in range(5)]
     for record in records:
