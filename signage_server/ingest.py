@@ -81,6 +81,10 @@ def _when(claimed: datetime, ctx: Context) -> tuple[datetime, str | None]:
     record is kept with the receive time and flagged, the claimed time kept beside it."""
     if claimed.tzinfo is None:
         raise ValueError("time zone required (end the time with Z or +07:00)")
+    try:
+        claimed = claimed.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("time out of range: not representable in UTC") from exc
     if claimed > ctx.now + ctx.future_tolerance:
         return ctx.now, "future"
     if claimed < EARLIEST:
