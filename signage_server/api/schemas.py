@@ -23,7 +23,10 @@ from pydantic import (
 )
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-ShortText = Annotated[str, StringConstraints(max_length=200)]
+#: PostgreSQL text cannot hold NUL: strings that are stored in text columns refuse it here,
+#: so the record is rejected with a reason instead of failing the whole INSERT.
+NO_NUL = r"^[^\x00]*$"
+ShortText = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
 Direction = Literal["in", "out"]
 Method = Literal["staff", "scanner", "button", "self", "self_static"]
 HasApp = Literal["yes", "no", "installed_now", "unknown"]
@@ -77,7 +80,8 @@ class CheckInRecord(Strict):
 class PersonalFields(Strict):
     """What a sealed box may hold; the venue's privacy mode then decides what is kept."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                           pattern=NO_NUL)] | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .\-]{6,20}$")] | None = None
     organisation: ShortText | None = None
     purpose: ShortText | None = None
@@ -92,7 +96,8 @@ class PlayRecord(Strict):
     kind: ItemKind
     started_at: Timestamp
     duration_ms: StrictInt = Field(ge=0, le=24 * 3600 * 1000)
-    manifest_version: Annotated[str, StringConstraints(max_length=32)] | None = None
+    manifest_version: Annotated[str, StringConstraints(max_length=32,
+                                                       pattern=NO_NUL)] | None = None
     clock_uncorrected: StrictBool = False
 
 
