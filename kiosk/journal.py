@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -292,3 +293,32 @@ def _row_for(sent: Sequence[OutboxRow], result: Mapping[str, Any]) -> OutboxRow 
     row = sent[index]
     named = result.get("client_uuid")
     return row if named is None or str(named).lower() == row.client_uuid.lower() else None
+
+
+class PlayWriter:
+    """Journals proof-of-play records on a thread of its own, so the draw loop hands a
+    record over in microseconds and never waits for a durable (fsync'd) commit at an item
+    boundary, where a stall would show as a late frame."""
+
+    def __init__(self, journal: Journal, clock: Callable[[], float]) -> None:
+        self._journal = journal
+        self._clock = clock
+        self._queue: queue.SimpleQueue[PlayRecord | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._drain, name="kiosk-plays", daemon=True)
+        self._thread.start()
+
+    def submit(self, record: PlayRecord) -> None:
+        """Queue one record for the journal (the player's ``on_play`` callback)."""
+        self._queue.put(record)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _drain(self) -> None:
+        while (record := self._queue.get()) is not None:
+            try:
+                self._journal.add_play(record, self._clock())
+            except JournalError:
+                log.exception("could not journal a play record")
