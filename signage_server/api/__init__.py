@@ -6,7 +6,10 @@ the work (``fleet``, ``manifests``, ``ingest``, ``heartbeats``), answer JSON.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, current_app, request
+from flask.json.provider import DefaultJSONProvider
 
 from ..errors import UnsupportedMedia
 
@@ -21,7 +24,20 @@ def _limits() -> None:
         raise UnsupportedMedia("send the body as application/json")
 
 
+class JSONProvider(DefaultJSONProvider):
+    """``json.loads`` raises RecursionError, not ValueError, on deeply nested input such as
+    ``[[[[...]]]]``; werkzeug only treats ValueError as malformed JSON, so a small body
+    would otherwise end in a 500. Say it is malformed."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+
+
 def register(app: Flask) -> None:
     from . import openapi, views  # noqa: F401  (routes register on import)
 
+    app.json = JSONProvider(app)
     app.register_blueprint(bp)
