@@ -9,7 +9,6 @@ accepted, the rest were already stored. Resending a batch is therefore harmless 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import uuid
 from collections.abc import Callable, Iterable
@@ -94,10 +93,16 @@ def _when(claimed: datetime, ctx: Context) -> tuple[datetime, str | None]:
 
 def _open_sealed(sealed: str, ctx: Context) -> dict[str, str]:
     try:
-        plain = SealedBox(ctx.sealing_key).decrypt(base64.b64decode(sealed, validate=True))
-        fields = _PERSONAL.validate_python(json.loads(plain.decode("utf-8")))
-    except (binascii.Error, CryptoError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        box = base64.b64decode(sealed, validate=True)
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
+        raise ValueError("sealed: not base64") from exc
+    try:
+        content = json.loads(SealedBox(ctx.sealing_key).decrypt(box).decode("utf-8"))
+    except (CryptoError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError("sealed: cannot be opened with this server's key") from exc
+    except RecursionError as exc:  # [[[[...]]]] inside a valid box
+        raise ValueError("sealed: nested too deeply") from exc
+    fields = _PERSONAL.validate_python(content)
     allowed = set(PRIVACY_FIELDS[ctx.privacy_mode])
     if allowed:
         allowed.add("id_last4")
