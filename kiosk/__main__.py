@@ -38,7 +38,7 @@ from kiosk.client import ClockOffset, KioskClient
 from kiosk.config import Credentials, DataLayout, KioskConfig
 from kiosk.errors import KioskError, RequestRejected
 from kiosk.events import Quit
-from kiosk.journal import Journal, PlayWriter
+from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter
 from kiosk.mqtt import MqttWaker
 from kiosk.sync import Device, Sync, SyncSettings
 
@@ -161,10 +161,12 @@ def status_facts(layout: DataLayout, config: KioskConfig) -> dict[str, Any]:
         try:
             stored = journal.last_manifest()
             last_sync = journal.get("last_sync_at")
+            counts = journal.unsynced()
             facts.update(
                 last_sync_at=_iso(float(last_sync)) if last_sync else None,
                 manifest_version=stored[0].get("manifest_version") if stored else None,
-                clock_offset_s=journal.clock_offset, unsynced=journal.unsynced(),
+                clock_offset_s=journal.clock_offset,
+                unsynced={"plays": counts[PLAY], "checkins": counts[CHECKIN]},
                 rejected=len(journal.dead_letters()))
         finally:
             journal.close()
