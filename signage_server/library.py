@@ -17,6 +17,7 @@ from typing import BinaryIO
 from flask import current_app
 from sqlalchemy import select
 
+from . import containers
 from .errors import BadRequest, PayloadTooLarge
 from .extensions import db
 from .media_files import path_of
@@ -41,10 +42,9 @@ class Probe:
 
 def probe(path: Path) -> Probe:
     """What the file really is, or BadRequest saying why it is refused."""
-    image = _probe_image(path)
-    if image is not None:
-        return image
-    return _probe_video(path)
+    info = _probe_image(path) or _probe_video(path)
+    containers.check(path, info.mime)  # nothing cut short, nothing appended
+    return info
 
 
 def _probe_image(path: Path) -> Probe | None:
@@ -61,6 +61,8 @@ def _probe_image(path: Path) -> Probe | None:
             return Probe("image", IMAGE_MIME[img.format], None, width, height)
     except UnidentifiedImageError:
         return None
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, before ours
+        raise BadRequest("the image is larger than 8192 x 8192 pixels") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadRequest("the image is damaged and cannot be shown") from exc
 
@@ -70,8 +72,9 @@ def _probe_video(path: Path) -> Probe:
 
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise BadRequest("not a video or image file this system can show")
+            if "mp4" not in container.format.name.split(",") or not container.streams.video:
+                raise BadRequest("not a video or image file this system can show "
+                                 "(videos: MP4, images: PNG or JPEG)")
             stream = container.streams.video[0]
             frame = next(container.decode(stream), None)
             if frame is None:
