@@ -26,6 +26,7 @@ class BarContent:
     clock: str
     date: str
     checkin_url: str | None = None
+    position: str = "bottom"
 
 
 def install_url(qr: QrLinks, item: Item | None) -> str:
@@ -68,4 +69,5 @@ def bar_content(
         clock=local.strftime("%H:%M"),
         date=f"{WEEKDAYS_VI[local.isoweekday() - 1]}, {local:%d/%m/%Y}",
         checkin_url=checkin,
+        position=programme.bar,
     )

@@ -49,6 +49,7 @@ class Box:
 @dataclass(frozen=True)
 class ScreenLayout:
     size: tuple[int, int]  # logical canvas
+    bar_position: str
     main: Box
     bar: Box
     install_qr: Box
@@ -107,6 +108,7 @@ def place(box: Box, canvas: tuple[int, int], rotation: int) -> tuple[Box, float]
 
 def screen_layout(size: tuple[int, int], bar: str = "bottom") -> ScreenLayout:
     """The zones of a logical canvas of ``size``; ``bar`` is "bottom" or "top"."""
+    bar = "top" if bar == "top" else "bottom"
     width, height = size
     portrait = height > width
     bar_h = round(min(width, height) * (PORTRAIT_BAR_SHARE if portrait else BAR_SHARE))
@@ -132,4 +134,4 @@ def screen_layout(size: tuple[int, int], bar: str = "bottom") -> ScreenLayout:
         venue_h = round(info.h * 0.36)
         venue = Box(side_x, info.y, side_w, venue_h)
         clock = Box(side_x, info.y + venue_h, side_w, info.h - venue_h)
-    return ScreenLayout(size, main, bar_box, install_qr, caption, venue, clock, checkin_qr)
+    return ScreenLayout(size, bar, main, bar_box, install_qr, caption, venue, clock, checkin_qr)

@@ -8,6 +8,8 @@ knows the size of the box it fills.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 
 import qrcode
@@ -40,3 +42,55 @@ def qr_matrix(data: str) -> QrMatrix:
     code.add_data(data)
     code.make(fit=True)
     return QrMatrix(data, tuple(tuple(bool(m) for m in row) for row in code.get_matrix()))
+
+
+class QrCache:
+    """Matrices by content, computed ahead in a thread of their own when asked to.
+
+    Building a matrix (``qrcode`` chooses the best of eight masks in pure Python) takes 15 to
+    80 ms: too long for the screen thread at an item boundary, where it would hold the next
+    item's first frame back. The player asks for the next item's install link and the next
+    presence token ahead of time (``prefetch``); ``get`` then finds them ready. A thread
+    switch every few milliseconds keeps the screen thread's pace meanwhile.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._matrices: dict[str, QrMatrix] = {}
+        self._lock = threading.Lock()
+        self._wanted: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def get(self, data: str) -> QrMatrix:
+        """The matrix for ``data``: from the cache, else computed now."""
+        with self._lock:
+            found = self._matrices.get(data)
+        return found if found is not None else self._store(qr_matrix(data))
+
+    def prefetch(self, data: str) -> None:
+        """Compute ``data``'s matrix in the background unless it is cached already."""
+        with self._lock:
+            if data in self._matrices:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="qr", daemon=True)
+                self._thread.start()
+        self._wanted.put(data)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._wanted.put(None)
+
+    def _store(self, matrix: QrMatrix) -> QrMatrix:
+        with self._lock:
+            if len(self._matrices) >= self.capacity:
+                self._matrices.pop(next(iter(self._matrices)))  # the oldest entry
+            self._matrices[matrix.data] = matrix
+        return matrix
+
+    def _run(self) -> None:
+        while (data := self._wanted.get()) is not None:
+            with self._lock:
+                cached = data in self._matrices
+            if not cached:
+                self._store(qr_matrix(data))

@@ -1,0 +1,77 @@
+"""Posters (PNG, JPEG): decoded and fitted to the main zone in a worker thread.
+
+Decoding and scaling a 1080p poster takes tens of milliseconds; done on the screen thread it
+would cost a video playing at the same time a few late frames. Pillow releases the GIL while
+it decodes and resamples, so the screen thread keeps its pace. The result is RGB bytes of
+exactly the letterboxed size, ready to become a texture.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from kiosk.layout import Box, fit
+
+log = logging.getLogger(__name__)
+
+MAX_PIXELS = 40_000_000  # larger files are refused, not decoded (a poster needs ~2 MP)
+PICTURE_ERRORS = (OSError, ValueError, Image.DecompressionBombError, MemoryError)
+
+
+class PictureSource:
+    """One poster being prepared for a box of ``box_size`` pixels."""
+
+    def __init__(self, path: Path, box_size: tuple[int, int], background: tuple[int, int, int]):
+        self.path = path
+        self.box_size = box_size
+        self.background = background
+        self.size: tuple[int, int] = (0, 0)
+        self.rgb: bytes = b""
+        self.error: str | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._load, name=f"picture:{path.name}", daemon=True).start()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def start(self, now: float) -> None:
+        """Nothing moves in a poster: the start time does not matter."""
+
+    def close(self) -> None:
+        self.rgb = b""
+
+    def _load(self) -> None:
+        try:
+            picture = self._fitted()
+            self.size, self.rgb = picture.size, picture.tobytes()
+        except PICTURE_ERRORS as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("poster %s: %s", self.path.name, self.error)
+        finally:
+            self._ready.set()
+
+    def _fitted(self) -> Image.Image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(self.path) as opened:
+                if opened.width * opened.height > MAX_PIXELS:
+                    raise ValueError(f"{opened.width}x{opened.height} is too large")
+                target = fit(opened.size, Box(0, 0, *self.box_size))
+                opened.draft("RGB", (target.w, target.h))  # JPEG: decode at a smaller scale
+                picture = ImageOps.exif_transpose(opened)
+        target = fit(picture.size, Box(0, 0, *self.box_size))
+        if picture.mode in ("RGBA", "LA", "P"):
+            picture = picture.convert("RGBA")
+            flat = Image.new("RGB", picture.size, self.background)
+            flat.paste(picture, mask=picture.getchannel("A"))
+            picture = flat
+        picture = picture.convert("RGB")
+        if picture.size != (target.w, target.h):
+            picture = picture.resize((target.w, target.h), Image.Resampling.LANCZOS)
+        return picture

@@ -1,0 +1,535 @@
+"""The screen loop: one thread owns pygame, takes events, steps the state, runs the effects.
+
+Each turn of the loop: take the events that arrived (sync thread, keyboard, window), ask the
+media being opened or played whether they are ready or finished, let ``kiosk.state.step``
+decide, carry out its effects (open the next item's media, put a showing on screen, release
+one, report a play), draw if anything changed, and sleep until the next frame is due or an
+event arrives. A failure inside one turn is logged and the last good picture stays.
+
+Measured here, for the heartbeat and the benchmark: late video frames, frames per second,
+the time to the first item on screen, and the gap at each transition — how long after the
+outgoing item was due to end the incoming item's first frame appeared (0 is perfect; the
+issue's "one frame interval (33.4 ms)" counts the last frame's own interval on top of it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from kiosk.bar import BarContent, bar_content, install_url
+from kiosk.display import BACKGROUND, Display, Source
+from kiosk.display_options import DisplayOptions
+from kiosk.events import Event, MediaEnded, MediaFailed, PlayRecord, Quit, Tick
+from kiosk.ids import new_client_uuid
+from kiosk.manifest import Item, load_default
+from kiosk.picture import PictureSource
+from kiosk.snapshot import Capture, ScreenshotWriter, encode_png
+from kiosk.state import (
+    Close,
+    Effect,
+    MediaReady,
+    Moment,
+    Note,
+    OnScreen,
+    Open,
+    Played,
+    PlayerState,
+    Show,
+    Showing,
+    initial_state,
+    step,
+)
+from kiosk.video import VideoSource
+
+log = logging.getLogger(__name__)
+
+OPEN_TIMEOUT_S = 10.0  # media not ready after this long is skipped as broken
+IDLE_WAKE_S = 0.25  # the longest sleep: window events and the stop flag are checked this often
+DECODER_POLL_S = 0.004  # how often to look again when the decoder has not caught up
+PNG_FRESH_S = 3.0  # latest_png reuses a capture younger than this
+PNG_WAIT_S = 1.0  # and waits this long for the screen thread to take a new one
+NOMINAL_INTERVAL_S = 1 / 30  # the reference frame interval when neither side is a video
+
+
+@dataclass(frozen=True)
+class CurrentItem:
+    id: int | None
+    kind: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One item boundary: ``gap_ms`` past the outgoing item's due end until the incoming
+    item's first frame was shown; ``interval_ms`` is the frame interval it is judged by."""
+
+    from_kind: str
+    to_kind: str
+    gap_ms: float
+    interval_ms: float
+
+
+@dataclass(frozen=True)
+class TransitionSummary:
+    count: int = 0
+    max_ms: float | None = None
+    mean_ms: float | None = None
+    last_ms: float | None = None
+    over_interval: int = 0
+
+
+@dataclass(frozen=True)
+class PlayerStatus:
+    """What the heartbeat reports; a snapshot, safe to read from any thread."""
+
+    running: bool
+    current_item: CurrentItem | None
+    manifest_version: str | None
+    late_frames: int
+    frames_shown: int
+    fps: float
+    items_shown: int
+    items_failed: int
+    transitions: TransitionSummary
+    first_frame_s: float | None
+    last_error: str | None
+
+
+class Player:
+    """The screen. ``run`` blocks (call it from the thread that may own pygame); ``status``
+    and ``latest_png`` may be called from any other thread."""
+
+    def __init__(
+        self,
+        display_options: DisplayOptions,
+        events: queue.Queue[Any],
+        on_play: Callable[[PlayRecord], None],
+        clock: Callable[[], float] = time.time,
+        *,
+        presence_secret: bytes | None = None,
+        kiosk_id: int | None = None,
+        default_content: Path | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = display_options
+        self.events = events
+        self._on_play = on_play
+        self._clock = clock
+        self._monotonic = monotonic
+        self._presence_secret = presence_secret
+        self._kiosk_id = kiosk_id
+        self._default_content = default_content
+        self._lock = threading.Condition()
+        self._running = False
+        self._latest: Capture | None = None
+        self._capture_wanted = False
+        self._late_closed = 0
+        self._frames = 0
+        self._fps = 0.0
+        self._transitions: deque[Transition] = deque(maxlen=1000)
+        self._summary = TransitionSummary()
+        self._first_frame_s: float | None = None
+        self._last_error: str | None = None
+        self._state: PlayerState | None = None
+        self._screen: _Screen | None = None
+
+    # -- the interface for other threads -------------------------------------------------
+
+    def status(self) -> PlayerStatus:
+        with self._lock:
+            state, screen = self._state, self._screen
+            late = self._late_closed
+            if screen is not None and isinstance(screen.source, VideoSource):
+                late += screen.source.late
+            item = state.current.showing.item if state and state.current else None
+            return PlayerStatus(
+                running=self._running,
+                current_item=_current_item(item),
+                manifest_version=state.programme.version if state else None,
+                late_frames=late,
+                frames_shown=self._frames,
+                fps=round(self._fps, 2),
+                items_shown=state.counters.shown if state else 0,
+                items_failed=state.counters.failed if state else 0,
+                transitions=self._summary,
+                first_frame_s=self._first_frame_s,
+                last_error=self._last_error,
+            )
+
+    def transitions(self) -> list[Transition]:
+        """Every item boundary measured so far (the last thousand)."""
+        with self._lock:
+            return list(self._transitions)
+
+    def latest_png(self, max_width: int = 480) -> bytes | None:
+        """A PNG of what is on screen, at most ``max_width`` wide; None before the first
+        picture. The screen thread takes a new capture when asked (at most one every few
+        seconds); the PNG is compressed here, in the caller's thread."""
+        with self._lock:
+            if not self._fresh() and self._running:
+                self._capture_wanted = True
+                self._lock.wait_for(self._fresh, timeout=PNG_WAIT_S)
+            capture = self._latest
+        return encode_png(capture, max_width) if capture is not None else None
+
+    def _fresh(self) -> bool:
+        latest = self._latest
+        return latest is not None and time.monotonic() - latest.taken_at < PNG_FRESH_S
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None, max_seconds: float | None = None) -> None:
+        """Show the loop until ``stop`` is set, a ``Quit`` event arrives or ``max_seconds``
+        have passed."""
+        started = self._monotonic()
+        display = Display(self.options)
+        display.open()
+        writer = ScreenshotWriter(self.options.screenshot) if self.options.screenshot else None
+        screen = _Screen(display, writer, started)
+        with self._lock:
+            self._state = initial_state(load_default(self._default_content))
+            self._screen, self._running = screen, True
+        log.info("player started")
+        try:
+            while not self._done(stop, max_seconds, started):
+                self._turn(screen)
+        finally:
+            self._shut_down(screen)
+
+    def _done(
+        self, stop: threading.Event | None, max_seconds: float | None, started: float
+    ) -> bool:
+        assert self._state is not None
+        if self._state.stopped or (stop is not None and stop.is_set()):
+            return True
+        return max_seconds is not None and self._monotonic() - started >= max_seconds
+
+    def _turn(self, screen: _Screen) -> None:
+        """One turn of the loop; the only place a failure is caught broadly."""
+        try:
+            now = self._now()
+            for event in [*screen.inbox, *self._drain(), *screen.display.poll()]:
+                self._step(event, now)
+            screen.inbox.clear()
+            self._poll_media(screen, now)
+            self._step(Tick(), now)
+            self._draw(screen, self._now())
+            self._open_deferred(screen)
+            self._wait(screen)
+        except Exception as exc:  # keep the last good picture on screen, whatever happened
+            message = f"{type(exc).__name__}: {exc}"
+            if message != self._last_error:
+                log.exception("screen loop: %s", message)
+            with self._lock:
+                self._last_error = message
+            screen.inbox.clear()
+            time.sleep(0.1)
+
+    def _now(self) -> Moment:
+        return Moment(self._monotonic(), self._clock())
+
+    def _drain(self) -> list[Event]:
+        events: list[Event] = []
+        while True:
+            try:
+                events.append(self.events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _step(self, event: Event | MediaReady, now: Moment) -> None:
+        assert self._state is not None
+        state, effects = step(self._state, event, now)
+        with self._lock:
+            self._state = state
+        for effect in effects:
+            self._apply(effect, now)
+
+    # -- effects -------------------------------------------------------------------------
+
+    def _apply(self, effect: Effect, now: Moment) -> None:
+        screen = self._screen
+        assert screen is not None
+        match effect:
+            case Open(showing=showing):
+                screen.deferred.append(showing)
+            case Show(showing=showing):
+                self._show(screen, showing.serial, now)
+            case Close(serial=serial):
+                self._close(screen, serial)
+            case Played():
+                self._on_play(_record(effect))
+            case Note(message=message):
+                log.info("%s", message)
+
+    def _open_deferred(self, screen: _Screen) -> None:
+        """Open the next item's media only once this turn's picture is on screen: painting a
+        slide or starting a decoder must not hold back the first frame of an item."""
+        while screen.deferred:
+            showing = screen.deferred.pop(0)
+            state = self._state
+            if state is None or state.upcoming is None or state.upcoming.serial != showing.serial:
+                continue  # replaced before it was opened (a new manifest)
+            screen.sources[showing.serial] = self._open(screen.display, showing.item)
+            screen.opened_at[showing.serial] = self._monotonic()
+            screen.display.qr_codes.prefetch(install_url(showing.programme.qr, showing.item))
+            log.debug("opening item %s (%s)", showing.item.id, showing.item.kind)
+
+    def _open(self, display: Display, item: Item) -> Source:
+        if item.kind == "video" and item.path is not None:
+            return VideoSource(item.path)
+        if item.kind == "image" and item.path is not None:
+            main = display.layout.main
+            return PictureSource(item.path, (main.w, main.h), BACKGROUND)
+        return display.slide(item)
+
+    def _show(self, screen: _Screen, serial: int, now: Moment) -> None:
+        assert self._state is not None and self._state.current is not None
+        source = screen.sources[serial]
+        outgoing = screen.on_screen
+        due = _due_end(outgoing, screen.source, now.mono) if outgoing else None
+        screen.pending_gap = (outgoing, screen.source, due) if due is not None else None
+        source.start(now.mono)
+        with self._lock:
+            if isinstance(screen.source, VideoSource):
+                self._late_closed += screen.source.late
+            screen.on_screen, screen.source = self._state.current, source
+        item = self._state.current.showing.item
+        log.debug("showing item %s (%s)", item.id, item.kind)
+
+    def _close(self, screen: _Screen, serial: int) -> None:
+        source = screen.sources.pop(serial, None)
+        screen.opened_at.pop(serial, None)
+        if source is None:
+            return
+        source.close()
+
+    # -- media readiness -----------------------------------------------------------------
+
+    def _poll_media(self, screen: _Screen, now: Moment) -> None:
+        """Turn what the media threads found out into events, each reported once."""
+        state = self._state
+        assert state is not None
+        upcoming = state.upcoming
+        if upcoming is not None and not state.upcoming_ready:
+            source = screen.sources.get(upcoming.serial)
+            opened = screen.opened_at.get(upcoming.serial, now.mono)
+            if source is not None and source.error:
+                self._step(MediaFailed(upcoming.serial, source.error), now)
+            elif source is not None and source.ready:
+                self._step(MediaReady(upcoming.serial), now)
+            elif now.mono - opened > OPEN_TIMEOUT_S:
+                reason = f"not ready in {OPEN_TIMEOUT_S:.0f} s"
+                self._step(MediaFailed(upcoming.serial, reason), now)
+        current = self._state.current if self._state else None
+        source = screen.source
+        if current is None or not isinstance(source, VideoSource):
+            return
+        serial = current.showing.serial
+        if serial in screen.reported:
+            return
+        if source.error:
+            screen.reported.add(serial)
+            self._step(MediaFailed(serial, source.error), now)
+        elif source.ended(now.mono):
+            screen.reported.add(serial)
+            self._step(MediaEnded(serial), now)
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def _draw(self, screen: _Screen, now: Moment) -> None:
+        state = self._state
+        assert state is not None
+        source = screen.source
+        frame = source.frame_due(now.mono) if isinstance(source, VideoSource) else None
+        bar = self._bar(state, now)
+        capture = self._capture_due(screen, now)
+        new_source = source is not screen.drawn_source
+        if frame is None and not new_source and bar == screen.drawn_bar and not capture:
+            return
+        if bar != screen.drawn_bar:
+            self._prefetch_presence(state, now, screen)
+        shot = screen.display.render(source, frame, bar, capture=capture)
+        shown_at = self._monotonic()
+        screen.drawn_source, screen.drawn_bar = source, bar
+        self._count(screen, frame is not None, new_source and source is not None, shown_at)
+        if shot is not None:
+            self._keep(screen, shot)
+
+    def _bar(self, state: PlayerState, now: Moment) -> BarContent:
+        item = state.current.showing.item if state.current else None
+        when = state.venue_time(now)
+        return bar_content(state.programme, item, when, self._presence_secret, self._kiosk_id)
+
+    def _prefetch_presence(self, state: PlayerState, now: Moment, screen: _Screen) -> None:
+        """The next presence code is computed before its 30-second window begins."""
+        item = state.current.showing.item if state.current else None
+        soon = state.venue_time(now) + timedelta(seconds=30)
+        later = bar_content(state.programme, item, soon, self._presence_secret, self._kiosk_id)
+        if later.checkin_url:
+            screen.display.qr_codes.prefetch(later.checkin_url)
+
+    def _capture_due(self, screen: _Screen, now: Moment) -> bool:
+        with self._lock:
+            wanted = self._capture_wanted
+        file_due = screen.writer is not None and now.mono >= screen.next_screenshot
+        return wanted or file_due
+
+    def _keep(self, screen: _Screen, shot: Capture) -> None:
+        if screen.writer is not None and self._monotonic() >= screen.next_screenshot:
+            screen.writer.submit(shot)
+            screen.next_screenshot = self._monotonic() + self.options.screenshot_every
+        with self._lock:
+            self._latest, self._capture_wanted = shot, False
+            self._lock.notify_all()
+
+    def _count(self, screen: _Screen, new_frame: bool, new_item: bool, shown_at: float) -> None:
+        with self._lock:
+            if new_frame or new_item:
+                self._frames += 1
+                screen.fps_frames += 1
+            if shown_at - screen.fps_since >= 1.0:
+                self._fps = screen.fps_frames / (shown_at - screen.fps_since)
+                screen.fps_frames, screen.fps_since = 0, shown_at
+            if new_item and self._first_frame_s is None:
+                self._first_frame_s = shown_at - screen.started
+                log.info("first item on screen %.2f s after start", self._first_frame_s)
+            if new_item and screen.pending_gap is not None:
+                self._record_gap(screen, shown_at)
+
+    def _record_gap(self, screen: _Screen, shown_at: float) -> None:
+        assert screen.pending_gap is not None and screen.on_screen is not None
+        outgoing, old_source, due = screen.pending_gap
+        screen.pending_gap = None
+        gap_ms = max(0.0, (shown_at - due) * 1000)
+        interval = _interval(old_source) or _interval(screen.source) or NOMINAL_INTERVAL_S
+        transition = Transition(
+            outgoing.showing.item.kind,
+            screen.on_screen.showing.item.kind,
+            round(gap_ms, 2),
+            round(interval * 1000, 2),
+        )
+        self._transitions.append(transition)
+        gaps = [t.gap_ms for t in self._transitions]
+        previous = self._summary
+        self._summary = TransitionSummary(
+            count=previous.count + 1,
+            max_ms=max(previous.max_ms or 0.0, transition.gap_ms),
+            mean_ms=round(sum(gaps) / len(gaps), 2),
+            last_ms=transition.gap_ms,
+            over_interval=previous.over_interval + (gap_ms > transition.interval_ms),
+        )
+
+    def _wait(self, screen: _Screen) -> None:
+        """Sleep until the next thing is due on screen, or until an event arrives."""
+        timeout = self._next_wake(screen) - self._monotonic()
+        if timeout <= 0:
+            return
+        with contextlib.suppress(queue.Empty):
+            screen.inbox.append(self.events.get(timeout=timeout))
+
+    def _next_wake(self, screen: _Screen) -> float:
+        state = self._state
+        assert state is not None
+        now = self._monotonic()
+        venue_clock = self._clock() + (state.clock_offset_s or 0.0)
+        wakes = [now + IDLE_WAKE_S, now + (60.0 - venue_clock % 60.0)]
+        if screen.writer is not None:
+            wakes.append(screen.next_screenshot)
+        if state.current is not None and state.current.until_mono is not None:
+            wakes.append(state.current.until_mono)
+        if state.upcoming is not None and not state.upcoming_ready:
+            wakes.append(now + (DECODER_POLL_S if state.overdue or not state.current else 0.05))
+        source = screen.source
+        if isinstance(source, VideoSource):
+            due = source.next_due()
+            wakes.append(due if due is not None else now + DECODER_POLL_S)
+        if self._presence_secret:
+            wakes.append(now + (30.0 - venue_clock % 30.0))
+        return min(wakes)
+
+    def _shut_down(self, screen: _Screen) -> None:
+        if self._state is not None and not self._state.stopped:
+            self._step(Quit(), self._now())
+        for serial in list(screen.sources):
+            self._close(screen, serial)
+        with self._lock:
+            if isinstance(screen.source, VideoSource):
+                self._late_closed += screen.source.late
+            screen.source = None
+        if screen.writer is not None:
+            screen.writer.close()
+        screen.display.close()
+        with self._lock:
+            self._running = False
+            self._lock.notify_all()
+        log.info("player stopped")
+
+
+class _Screen:
+    """What the loop keeps between turns besides the pure state: the media objects and the
+    bookkeeping of what was drawn."""
+
+    def __init__(self, display: Display, writer: ScreenshotWriter | None, started: float):
+        self.display = display
+        self.writer = writer
+        self.started = started
+        self.inbox: list[Event] = []
+        self.deferred: list[Showing] = []
+        self.sources: dict[int, Source] = {}
+        self.opened_at: dict[int, float] = {}
+        self.reported: set[int] = set()
+        self.on_screen: OnScreen | None = None
+        self.source: Source | None = None
+        self.drawn_source: Source | None = None
+        self.drawn_bar: BarContent | None = None
+        self.pending_gap: tuple[OnScreen, Source | None, float] | None = None
+        self.next_screenshot = started
+        self.fps_since = started
+        self.fps_frames = 0
+
+
+def _record(played: Played) -> PlayRecord:
+    item = played.item
+    return PlayRecord(
+        client_uuid=new_client_uuid(played.started_wall),
+        item_id=None if item.builtin or item.id < 0 else item.id,
+        sha256=item.sha256,
+        kind=item.wire_kind,
+        started_at=played.started_wall,
+        duration_ms=played.duration_ms,
+        manifest_version=played.manifest_version,
+    )
+
+
+def _current_item(item: Item | None) -> CurrentItem | None:
+    if item is None:
+        return None
+    item_id = None if item.builtin or item.id < 0 else item.id
+    return CurrentItem(item_id, item.wire_kind, item.sha256)
+
+
+def _due_end(on_screen: OnScreen, source: Source | None, now: float) -> float | None:
+    """When the outgoing item was due to end, if it ended on time (not skipped or failed)."""
+    ends: list[float] = []
+    if on_screen.until_mono is not None and on_screen.until_mono <= now:
+        ends.append(on_screen.until_mono)
+    if isinstance(source, VideoSource):
+        end = source.end_due()
+        if end is not None and end <= now:
+            ends.append(end)
+    return min(ends) if ends else None
+
+
+def _interval(source: Source | None) -> float | None:
+    return source.interval if isinstance(source, VideoSource) else None
+

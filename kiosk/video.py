@@ -1,0 +1,217 @@
+"""Video decoding for the screen: PyAV in a worker thread, frames paced by the player.
+
+One ``VideoSource`` per showing. Its thread opens the file and decodes ahead into a small
+queue (``QUEUE_FRAMES`` frames: about 6 MB of 720p or 12 MB of 1080p YUV), so memory stays
+bounded however long the clip. The player creates the source for the *next* item while the
+current one plays; by the time the current ends, the next one's first frame is decoded and
+waiting, and the switch costs no more than uploading it (``ready`` says when).
+
+Frames stay in YUV 4:2:0 as decoded: the display uploads the three planes to a streaming
+texture and lets the renderer convert and scale them (see ``kiosk.display`` for the
+measurement behind that choice). Other pixel formats are converted to YUV 4:2:0 here, in the
+worker thread.
+
+Pacing: frame *n* is due at ``origin + pts(n)``, where the origin is the moment the first
+frame went on screen. ``frame_due(now)`` hands out the newest frame that is due; a frame
+that is skipped, or shown one frame interval or more after it was due, counts as late.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+log = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 4
+DEFAULT_FPS = Fraction(30)
+_PUT_POLL_S = 0.1
+VIDEO_ERRORS = (av.FFmpegError, OSError, ValueError, IndexError, MemoryError)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded picture: ``pts_s`` seconds after the clip's first frame."""
+
+    index: int
+    pts_s: float
+    picture: av.VideoFrame
+
+    @property
+    def planes(self) -> tuple[tuple[int, int], ...]:
+        """(address, line size) of the Y, U and V planes, for the texture upload."""
+        return tuple((plane.buffer_ptr, plane.line_size) for plane in self.picture.planes)
+
+
+class _EndOfStream:
+    pass
+
+
+_END = _EndOfStream()
+
+
+class VideoSource:
+    """Decodes one clip ahead of the screen, in its own thread."""
+
+    def __init__(self, path: Path, queue_frames: int = QUEUE_FRAMES) -> None:
+        self.path = path
+        self.size: tuple[int, int] = (0, 0)
+        self.aspect: float = 16 / 9  # display aspect ratio, sample aspect applied
+        self.interval: float = float(1 / DEFAULT_FPS)
+        self.error: str | None = None
+        self.late = 0
+        self.shown = 0
+        self.first_frame_s: float | None = None  # decode time of the first frame
+        self._frames: queue.Queue[Frame | _EndOfStream] = queue.Queue(maxsize=queue_frames)
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._head: Frame | None = None
+        self._eos = False
+        self._origin: float | None = None
+        self._last_pts = 0.0
+        self._thread = threading.Thread(target=self._decode, name=f"video:{path.name}", daemon=True)
+        self._thread.start()
+
+    # -- the player's side ---------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """The first frame is decoded (or the clip failed: then ``error`` says why)."""
+        return self._ready.is_set()
+
+    def start(self, now: float) -> None:
+        """The clip goes on screen at ``now`` (monotonic): its timeline starts here."""
+        self._origin = now
+
+    def frame_due(self, now: float) -> Frame | None:
+        """The newest frame due at ``now`` that was not handed out yet, or None."""
+        if self._origin is None:
+            return None
+        chosen: Frame | None = None
+        while (head := self._peek()) is not None and self._origin + head.pts_s <= now:
+            if chosen is not None:
+                self.late += 1  # skipped: the screen never showed it
+            chosen, self._head = head, None
+        if chosen is None:
+            return None
+        self.shown += 1
+        if now - (self._origin + chosen.pts_s) >= self.interval:
+            self.late += 1
+        self._last_pts = chosen.pts_s
+        return chosen
+
+    def next_due(self) -> float | None:
+        """When something next happens on screen: the next frame, or the clip's end.
+
+        None while the decoder has nothing for us yet (the loop then polls briefly).
+        """
+        if self._origin is None:
+            return None
+        head = self._peek()
+        if head is not None:
+            return self._origin + head.pts_s
+        return self.end_due()
+
+    def end_due(self) -> float | None:
+        """When the last frame's interval is over, once the end of the stream was read (it
+        stays known after ``close``, for the player's transition bookkeeping)."""
+        if self._origin is None or self._peek() is not None or not self._eos:
+            return None
+        return self._origin + self._last_pts + self.interval
+
+    def ended(self, now: float) -> bool:
+        end = self.end_due()
+        return end is not None and now >= end
+
+    def close(self) -> None:
+        """Stop decoding and let go of the frames (the thread finishes on its own)."""
+        self._stop.set()
+        if self._head is not None:
+            self._head = None
+            self._eos = False  # frames were left: the clip did not end by itself
+        while True:
+            try:
+                self._frames.get_nowait()
+            except queue.Empty:
+                break
+
+    def _peek(self) -> Frame | None:
+        if self._head is None and not self._eos and not self._stop.is_set():
+            try:
+                item = self._frames.get_nowait()
+            except queue.Empty:
+                return None
+            if isinstance(item, _EndOfStream):
+                self._eos = True
+            else:
+                self._head = item
+        return self._head
+
+    # -- the worker thread ---------------------------------------------------------------
+
+    def _decode(self) -> None:
+        started = time.perf_counter()
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                self._describe(stream)
+                count = self._decode_frames(container, stream, started)
+            if count == 0 and not self._stop.is_set():
+                self.error = "no video frames"
+        except VIDEO_ERRORS as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("video %s: %s", self.path.name, self.error)
+        finally:
+            self._put(_END)
+            self._ready.set()
+
+    def _describe(self, stream: av.video.stream.VideoStream) -> None:
+        rate = stream.average_rate or stream.guessed_rate or DEFAULT_FPS
+        if not 1 <= rate <= 240:
+            rate = DEFAULT_FPS
+        self.interval = float(1 / rate)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        self.size = (width, height)
+        sar = stream.sample_aspect_ratio or Fraction(1)
+        self.aspect = (width * float(sar)) / height if height else 16 / 9
+
+    def _decode_frames(
+        self,
+        container: av.container.InputContainer,
+        stream: av.video.stream.VideoStream,
+        started: float,
+    ) -> int:
+        count = 0
+        first_time: float | None = None
+        for picture in container.decode(stream):
+            if self._stop.is_set():
+                break
+            if picture.format.name != "yuv420p":
+                picture = picture.reformat(format="yuv420p")
+            when = picture.time if picture.time is not None else count * self.interval
+            first_time = when if first_time is None else first_time
+            if not self._put(Frame(count, max(0.0, when - first_time), picture)):
+                break
+            if count == 0:
+                self.first_frame_s = time.perf_counter() - started
+                self._ready.set()
+            count += 1
+        return count
+
+    def _put(self, item: Frame | _EndOfStream) -> bool:
+        """Queue ``item``, waiting for room; False once the source was closed."""
+        while not self._stop.is_set():
+            try:
+                self._frames.put(item, timeout=_PUT_POLL_S)
+            except queue.Full:
+                continue
+            return True
+        return False
