@@ -2,7 +2,7 @@
 
 from .content import Assignment, MediaAsset, Playlist, PlaylistItem
 from .fleet import Kiosk, KioskHour, KioskScreenshot, ManifestGeneration
-from .people import AuditLog, User
+from .people import AuditLog, LoginFailure, User
 from .places import Area, Venue
 from .records import CheckIn, PlayEvent, QrScan
 
@@ -14,6 +14,7 @@ __all__ = [
     "Kiosk",
     "KioskHour",
     "KioskScreenshot",
+    "LoginFailure",
     "ManifestGeneration",
     "MediaAsset",
     "PlayEvent",

@@ -47,6 +47,8 @@ class Playlist(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: The area whose managers may edit it; None for a national playlist (admins only).
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

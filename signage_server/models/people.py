@@ -1,11 +1,11 @@
-"""Staff accounts and the audit trail of every access to personal data."""
+"""Staff accounts, failed sign-ins, and the audit trail of every access to personal data."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -41,3 +41,19 @@ class AuditLog(db.Model):  # type: ignore[name-defined,misc]
     target: Mapped[str] = mapped_column(String(200), default="")
     reason: Mapped[str] = mapped_column(String(500), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LoginFailure(db.Model):  # type: ignore[name-defined,misc]
+    """One failed sign-in, counted per account and per client to rate-limit guessing.
+
+    Kept in the database, not in a process, so every server process sees the same count.
+    ``key`` is an HMAC of "account:<email>" or "client:<address>": no address is stored in
+    clear, and rows older than the window are deleted as new failures arrive.
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
