@@ -14,6 +14,7 @@ work without pygame or a display.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ from kiosk.errors import KioskError, RequestRejected
 from kiosk.events import Quit
 from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter
 from kiosk.mqtt import MqttWaker
-from kiosk.sync import Device, Sync, SyncSettings
+from kiosk.sync import Device, PlayerView, Sync, SyncSettings
 
 log = logging.getLogger("kiosk")
 
@@ -188,6 +189,7 @@ def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> in
                         format="%(levelname)s %(name)s: %(message)s")
     layout.ensure()
     mode = "headless" if args.headless else "windowed" if args.windowed else "fullscreen"
+    credentials = config_module.load_credentials(layout)
     events: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
     with ExitStack() as stack:
@@ -195,16 +197,16 @@ def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> in
         stack.callback(journal.close)
         writer = PlayWriter(journal, time.time)
         stack.callback(writer.close)
-        player = _player(config, mode, events, writer)
-        stack.enter_context(_sync_side(layout, config, journal, events, player))
+        player = _player(config, mode, events, writer, credentials)
+        stack.enter_context(sync_side(layout, config, credentials, journal, events, player))
         stack.enter_context(_stop_on_signals(stop, events))
         log.info("kiosk %s started (%s)", kiosk_version(), mode)
         player.run(stop=stop, max_seconds=args.max_seconds)
     return 0
 
 
-def _player(config: KioskConfig, mode: str, events: queue.Queue[Any],
-            writer: PlayWriter) -> Any:
+def _player(config: KioskConfig, mode: str, events: queue.Queue[Any], writer: PlayWriter,
+            credentials: Credentials | None) -> Any:
     """The pygame player, imported here so that enroll and status never load pygame."""
     from kiosk.display_options import DisplayOptions
     from kiosk.player import Player
@@ -213,15 +215,19 @@ def _player(config: KioskConfig, mode: str, events: queue.Queue[Any],
         mode=mode, size=(config.screen_width, config.screen_height), rotation=config.rotation,
         screenshot=Path(config.screenshot_path) if config.screenshot_path else None,
         screenshot_every=config.screenshot_seconds)
-    return Player(options, events, on_play=writer.submit, clock=time.time)
+    secret = base64.b64decode(credentials.presence_secret) if credentials else None
+    return Player(options, events, on_play=writer.submit, clock=time.time,
+                  presence_secret=secret,
+                  kiosk_id=credentials.kiosk_id if credentials else None)
 
 
 @contextmanager
-def _sync_side(layout: DataLayout, config: KioskConfig, journal: Journal,
-               events: queue.Queue[Any], player: Any) -> Iterator[Sync | None]:
-    """The sync thread and MQTT, when the kiosk is enrolled; nothing otherwise (the player
-    then shows its built-in default content)."""
-    credentials = config_module.load_credentials(layout)
+def sync_side(layout: DataLayout, config: KioskConfig, credentials: Credentials | None,
+              journal: Journal, events: queue.Queue[Any],
+              player: PlayerView | None) -> Iterator[Sync | None]:
+    """The sync thread and MQTT push for an enrolled kiosk, running for the duration of the
+    block; None and nothing running when it is not enrolled (the player then shows its
+    built-in default content). The push-latency benchmark runs the same wiring."""
     server = config_module.server_url_of(config, credentials)
     if credentials is None or not server:
         log.warning("not enrolled: playing the default content (run `signage-kiosk enroll`)")
