@@ -60,6 +60,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MANIFEST_POLL_SECONDS", 30, "How often kiosks poll the manifest (told in it)."),
     Setting("HEARTBEAT_SECONDS", 60, "How often kiosks send a heartbeat (told in the manifest)."),
     Setting("LOG_LEVEL", "INFO", "Logging level of the server's own loggers."),
+    Setting("SESSION_HOURS", 12, "How long a staff sign-in to the admin console lasts."),
+    Setting("LOGIN_WINDOW_MINUTES", 15,
+            "Window over which failed sign-ins are counted (and how long a lock lasts)."),
+    Setting("LOGIN_MAX_FAILURES", 5,
+            "Failed sign-ins to one account within the window before it is locked."),
+    Setting("LOGIN_MAX_FAILURES_PER_CLIENT", 20,
+            "Failed sign-ins from one client address within the window before it is locked."),
+    Setting("TRUSTED_PROXY_HOPS", 0,
+            "Reverse proxies in front of the server (nginx: 1) whose X-Forwarded-For and "
+            "X-Forwarded-Proto are trusted, so per-client limits see the real address."),
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
