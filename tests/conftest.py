@@ -70,11 +70,18 @@ def postgres_migrated(postgres_url: str, tmp_path_factory: pytest.TempPathFactor
 
 
 def _truncate_postgres(app: Flask) -> None:
-    with app.app_context():
-        tables = [t.name for t in db.metadata.sorted_tables if t.name != "manifest_generation"]
-        with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            conn.execute(text("UPDATE manifest_generation SET value = 0"))
+    """Empty every table and restart the ids. DELETE, children first, rather than TRUNCATE:
+    on tables this small it takes ~0.1 s where TRUNCATE (new files for every table) takes
+    ~0.8 s, and it runs before every PostgreSQL test."""
+    with app.app_context(), db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name != "manifest_generation":
+                conn.execute(table.delete())
+        sequences = conn.scalars(text("SELECT sequencename FROM pg_sequences "
+                                      "WHERE schemaname = current_schema()")).all()
+        for sequence in sequences:
+            conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+        conn.execute(text("UPDATE manifest_generation SET value = 0"))
 
 
 @pytest.fixture(params=DATABASES)
