@@ -44,6 +44,7 @@ class MqttWaker:
         self._topics: set[str] = set()
         self._lock = threading.Lock()
         self._connected = False
+        self._closing = False
         self.subscribed = threading.Event()
         self._client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                                    client_id=client_id, clean_session=True)
@@ -75,6 +76,7 @@ class MqttWaker:
 
     def stop(self) -> None:
         """Disconnect and end paho's network thread."""
+        self._closing = True
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -115,7 +117,10 @@ class MqttWaker:
         with self._lock:
             self._connected = False
         self.subscribed.clear()
-        log.warning("mqtt disconnected (%s); polling until it reconnects", reason_code)
+        if self._closing:
+            log.info("mqtt connection closed")
+        else:
+            log.warning("mqtt disconnected (%s); polling until it reconnects", reason_code)
 
     def _subscribed_cb(self, client: paho.Client, userdata: Any, mid: int,
                        reason_codes: list[Any], properties: Any) -> None:

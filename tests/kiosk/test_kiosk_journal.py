@@ -9,7 +9,7 @@ import pytest
 
 from kiosk.events import PlayRecord
 from kiosk.ids import new_client_uuid
-from kiosk.journal import CHECKIN, PLAY, Journal, rfc3339
+from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter, rfc3339
 
 NOW = 1_795_420_800.0  # 2026-11-23T08:00:00Z
 
@@ -163,3 +163,13 @@ def test_no_manifest_before_the_first_one(journal: Journal) -> None:
 ])
 def test_rfc3339_table(unix: float, text: str) -> None:
     assert rfc3339(unix) == text
+
+
+def test_the_play_writer_journals_off_the_callers_thread(journal: Journal) -> None:
+    writer = PlayWriter(journal, clock=lambda: NOW)
+    records = [play(float(i)) for i in range(3)]
+    for record in records:
+        writer.submit(record)
+    writer.close()
+    assert [r.client_uuid for r in journal.pending(PLAY, 10)] == \
+        [r.client_uuid for r in records]

@@ -1,0 +1,83 @@
+"""``signage-kiosk`` as a user types it: status, and enrollment that fails cleanly."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from loopback_http import Loopback, serving
+
+from kiosk.__main__ import main
+
+
+@pytest.fixture
+def server() -> Iterator[Loopback]:
+    with serving() as state:
+        yield state
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_status_of_a_fresh_kiosk_changes_nothing(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert main(["--data", str(data), "status", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["enrolled"] is False
+    assert facts["unsynced"] == {"plays": 0, "checkins": 0}
+    assert facts["cache_bytes"] == 0
+    assert not data.exists()
+
+
+def test_the_data_dir_comes_from_the_environment(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SIGNAGE_KIOSK_DATA", str(tmp_path))
+    assert main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data_dir"] == str(tmp_path)
+
+
+def test_enrollment_stores_what_the_server_gave(tmp_path: Path, server: Loopback,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    server.json_route("POST", "/api/v1/enroll", 200, {
+        "kiosk_id": 12, "venue_id": 3, "token": "tok", "server_public_key": "cHVi",
+        "presence_secret": "c2Vj", "server_time": "2026-11-23T10:00:00Z"})
+    data = tmp_path / "data"
+    assert main(["--data", str(data), "enroll", "K7Q2-9XMP-4TRA", "--server",
+                 server.base_url + "/", "--name", "Lobby TV", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["kiosk_id"], printed["venue_id"]) == (12, 3)
+    sent = json.loads(server.seen[-1].body)
+    assert (sent["code"], sent["name"]) == ("K7Q2-9XMP-4TRA", "Lobby TV")
+    stored = json.loads((data / "credentials.json").read_text())
+    assert stored["server_url"] == server.base_url
+    assert stored["token"] == "tok"
+
+
+def test_a_refused_code_is_reported_and_stores_nothing(
+        tmp_path: Path, server: Loopback, capsys: pytest.CaptureFixture[str]) -> None:
+    server.json_route("POST", "/api/v1/enroll", 400, {
+        "error": {"code": "invalid_code", "message": "unknown or expired enrollment code"}})
+    assert main(["--data", str(tmp_path), "enroll", "XXXX-XXXX", "--server",
+                 server.base_url]) == 1
+    assert "unknown or expired enrollment code" in capsys.readouterr().err
+    assert not (tmp_path / "credentials.json").exists()
+
+
+def test_an_unreachable_server_is_reported(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    assert main(["--data", str(tmp_path), "enroll", "XXXX-XXXX", "--server", url]) == 1
+    assert "signage-kiosk:" in capsys.readouterr().err
+
+
+def test_windowed_and_headless_exclude_each_other(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["--data", str(tmp_path), "run", "--windowed", "--headless"])
