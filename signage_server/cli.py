@@ -25,6 +25,7 @@ from .models import Area, User, Venue
 from .models.people import ROLES
 from .models.places import AREA_KINDS, MAX_RETENTION_DAYS, PRIVACY_MODES, VENUE_KINDS
 from .passwords import hash_password
+from .reports.commands import poster_command, report_group
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
@@ -285,7 +286,7 @@ def purge_command(as_json: bool) -> None:
 
 
 COMMANDS = (purge_command, db_group, area_group, venue_group, user_group, kiosk_group, media_group,
-            playlist_group)
+            playlist_group, report_group, poster_command)
 
 
 def register(app: Flask) -> None:

@@ -70,6 +70,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRUSTED_PROXY_HOPS", 0,
             "Reverse proxies in front of the server (nginx: 1) whose X-Forwarded-For and "
             "X-Forwarded-Proto are trusted, so per-client limits see the real address."),
+    Setting("ADOPTION_TARGET_PERCENT", 30,
+            "App share (has the app or installed it now, over all who answered) a venue must "
+            "reach; reports mark venues below it."),
+    Setting("OFFLINE_ALERT_HOURS", 24,
+            "Reports list kiosks without a heartbeat for longer than this."),
+    Setting("FONT_DIR", None,
+            "Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf for posters. Default: "
+            "kiosk/fonts of this checkout, else /usr/share/fonts/truetype/dejavu."),
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
