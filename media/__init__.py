@@ -1,0 +1,1 @@
+"""Default content (promo videos, install posters, default playlist) and its build script."""
