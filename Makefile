@@ -28,7 +28,6 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
 
 media: $(STAMP)
 	$(BIN)/python -m media.build
