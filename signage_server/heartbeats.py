@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -19,12 +18,16 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def decode_png(encoded: str, max_bytes: int) -> bytes:
     """The screenshot's bytes, refused unless it is a PNG within the size limit."""
-    if len(encoded) > (max_bytes * 4) // 3 + 4:
-        raise PayloadTooLarge(f"screenshot over {max_bytes // 1024} KB", "screenshot_too_large")
+    too_large = PayloadTooLarge(f"screenshot over {max_bytes // 1024} KB",
+                                "screenshot_too_large")
+    if len(encoded) > (max_bytes * 4) // 3 + 4:  # refuse before decoding a huge string
+        raise too_large
     try:
         raw = base64.b64decode(encoded, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
         raise BadRequest("screenshot_png: not base64", "invalid_body") from exc
+    if len(raw) > max_bytes:  # the length check above lets up to 2 bytes more through
+        raise too_large
     if not raw.startswith(PNG_SIGNATURE):
         raise BadRequest("screenshot_png: not a PNG image", "invalid_body")
     return raw
