@@ -368,7 +368,7 @@ class Sync:
             "unsynced": {"checkins": counts[CHECKIN], "plays": counts[PLAY]},
             "clock_offset_s": self.client.clock_offset_s,
             "late_frames": _count(status.get("late_frames")),
-            "last_error": (self._state.last_error or None) and self._state.last_error[:1000],
+            "last_error": _short(self._state.last_error or status.get("last_error")),
         }
         screenshot = self._screenshot() if self.settings.heartbeat_screenshot else None
         if screenshot is not None:
@@ -395,9 +395,9 @@ class Sync:
         state = self._state
         if online != state.online:
             if online:
-                log.info("server reachable")
+                log.info("sync with the server works")
             else:
-                log.warning("server unreachable: %s", error)
+                log.warning("sync with the server fails: %s", error)
         state.online, state.last_error = online, error
         self._post_status()
 
@@ -477,6 +477,11 @@ def _current_item(item: Any) -> dict[str, Any] | None:
     item_id = item.get("id", item.get("item_id"))
     return {"id": item_id if isinstance(item_id, int) and item_id >= 0 else None,
             "kind": item["kind"], "sha256": item.get("sha256")}
+
+
+def _short(error: Any) -> str | None:
+    """An error text within the heartbeat's 1,000 characters, None when there is none."""
+    return str(error)[:1000] if error else None
 
 
 def _count(value: Any) -> int | None:
