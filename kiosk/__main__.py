@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -38,7 +38,7 @@ from kiosk.cache import MediaCache, disk_free
 from kiosk.client import ClockOffset, KioskClient
 from kiosk.config import Credentials, DataLayout, KioskConfig
 from kiosk.errors import KioskError, RequestRejected
-from kiosk.events import Quit
+from kiosk.events import PlayRecord, Quit
 from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter
 from kiosk.mqtt import MqttWaker
 from kiosk.sync import Device, PlayerView, Sync, SyncSettings
@@ -197,7 +197,9 @@ def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> in
         stack.callback(journal.close)
         writer = PlayWriter(journal, time.time)
         stack.callback(writer.close)
-        player = _player(config, mode, events, writer, credentials)
+        # Proof of play is for a server: an unenrolled kiosk would only pile records up.
+        on_play = writer.submit if credentials is not None else _ignore
+        player = _player(config, mode, events, on_play, credentials)
         stack.enter_context(sync_side(layout, config, credentials, journal, events, player))
         stack.enter_context(_stop_on_signals(stop, events))
         log.info("kiosk %s started (%s)", kiosk_version(), mode)
@@ -205,8 +207,12 @@ def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> in
     return 0
 
 
-def _player(config: KioskConfig, mode: str, events: queue.Queue[Any], writer: PlayWriter,
-            credentials: Credentials | None) -> Any:
+def _ignore(_record: PlayRecord) -> None:
+    """The ``on_play`` of a kiosk that has no server to report to."""
+
+
+def _player(config: KioskConfig, mode: str, events: queue.Queue[Any],
+            on_play: Callable[[PlayRecord], None], credentials: Credentials | None) -> Any:
     """The pygame player, imported here so that enroll and status never load pygame."""
     from kiosk.display_options import DisplayOptions
     from kiosk.player import Player
@@ -216,7 +222,7 @@ def _player(config: KioskConfig, mode: str, events: queue.Queue[Any], writer: Pl
         screenshot=Path(config.screenshot_path) if config.screenshot_path else None,
         screenshot_every=config.screenshot_seconds)
     secret = base64.b64decode(credentials.presence_secret) if credentials else None
-    return Player(options, events, on_play=writer.submit, clock=time.time,
+    return Player(options, events, on_play=on_play, clock=time.time,
                   presence_secret=secret,
                   kiosk_id=credentials.kiosk_id if credentials else None)
 

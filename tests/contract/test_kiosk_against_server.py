@@ -38,7 +38,7 @@ from signage_server.api import schemas
 from signage_server.extensions import db
 from signage_server.media_files import path_of
 from signage_server.models import Kiosk as KioskRow
-from signage_server.models import PlayEvent
+from signage_server.models import KioskScreenshot, PlayEvent
 
 
 class LiveServer:
@@ -354,3 +354,16 @@ def test_status_reports_what_sync_did(kiosk: KioskSide, layout: DataLayout,
     assert facts["manifest_version"] == kiosk.sync.manifest_version
     assert facts["unsynced"] == {"plays": 0, "checkins": 0}
     assert facts["last_sync_at"] is not None
+
+
+def test_a_running_kiosk_shows_the_manifest_and_reports_it(
+        app: Flask, venue: int, layout: DataLayout, credentials: Credentials) -> None:
+    sha = publish_poster(app, venue)
+    assert kiosk_main(["--data", str(layout.root), "run", "--headless",
+                       "--max-seconds", "3"]) == 0
+    assert (layout.media / sha).exists()
+    with app.app_context():
+        row = db.session.get(KioskRow, credentials.kiosk_id)
+        assert row is not None and row.status["manifest_version"]
+        assert db.session.query(KioskScreenshot).filter_by(
+            kiosk_id=credentials.kiosk_id).count() == 1

@@ -81,3 +81,14 @@ def test_an_unreachable_server_is_reported(tmp_path: Path,
 def test_windowed_and_headless_exclude_each_other(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main(["--data", str(tmp_path), "run", "--windowed", "--headless"])
+
+
+def test_an_unenrolled_kiosk_runs_headless_on_its_default_content(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shot = tmp_path / "screen.png"
+    assert main(["--data", str(tmp_path / "data"), "run", "--headless", "--screenshot",
+                 str(shot), "--screenshot-every", "0.5", "--max-seconds", "1.5"]) == 0
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    assert main(["--data", str(tmp_path / "data"), "status", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert facts["unsynced"] == {"plays": 0, "checkins": 0}  # nobody to report plays to
