@@ -48,7 +48,7 @@ def _write(data: bytes, out: str | None, binary: bool = False) -> None:
     if out in (None, "-"):
         if binary and sys.stdout.isatty():
             raise click.UsageError("binary output: give --out FILE")
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data, nl=False)
         return
     Path(out).write_bytes(data)  # type: ignore[arg-type]
     click.echo(f"written {out} ({len(data):,} bytes)", err=True)
