@@ -152,6 +152,7 @@ class _Schedule:
     etag: str | None = None
     pending_version: str | None = None  # seen, but its media are not all cached yet
     last_error: str | None = None
+    unreported_error: str | None = None  # the latest error no heartbeat has told yet
     online: bool | None = None
     posted: SyncStatus | None = None
     topic_listeners: list[Callable[[list[str]], None]] = field(default_factory=list)
@@ -348,6 +349,7 @@ class Sync:
         except errors.SyncError as exc:
             log.info("heartbeat failed: %s", exc)
             return
+        state.unreported_error = None
         self._learn_clock()
         theirs = answer.get("manifest_version")
         if isinstance(theirs, str) and theirs not in (self.manifest_version,
@@ -368,7 +370,8 @@ class Sync:
             "unsynced": {"checkins": counts[CHECKIN], "plays": counts[PLAY]},
             "clock_offset_s": self.client.clock_offset_s,
             "late_frames": _count(status.get("late_frames")),
-            "last_error": _short(self._state.last_error or status.get("last_error")),
+            "last_error": _short(self._state.last_error or self._state.unreported_error
+                                 or status.get("last_error")),
         }
         screenshot = self._screenshot() if self.settings.heartbeat_screenshot else None
         if screenshot is not None:
@@ -399,6 +402,8 @@ class Sync:
             else:
                 log.warning("sync with the server fails: %s", error)
         state.online, state.last_error = online, error
+        if error is not None:
+            state.unreported_error = error
         self._post_status()
 
     def _post_status(self) -> None:

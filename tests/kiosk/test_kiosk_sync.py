@@ -257,8 +257,17 @@ def test_the_heartbeat_reports_the_status_fields(kiosk: Kiosk) -> None:
     assert beat["unsynced"] == {"checkins": 0, "plays": 0}
     assert beat["late_frames"] == 3
     assert beat["uptime_s"] == pytest.approx(10.0)
-    assert beat["last_error"] is None
     assert len(beat["screenshot_png"]) < 512 * 1024 * 4 // 3
+
+
+def test_the_first_heartbeat_after_an_outage_tells_what_went_wrong(kiosk: Kiosk) -> None:
+    kiosk.api.down = True
+    delay = kiosk.round_after(0)
+    kiosk.api.down = False
+    kiosk.round_after(delay)
+    assert "connection refused" in kiosk.api.beats[-1]["last_error"]
+    kiosk.round_after(61)
+    assert kiosk.api.beats[-1]["last_error"] is None
 
 
 def test_the_screenshot_shrinks_until_it_fits(kiosk: Kiosk) -> None:
