@@ -39,9 +39,10 @@ from kiosk.client import ClockOffset, KioskClient
 from kiosk.config import Credentials, DataLayout, KioskConfig
 from kiosk.errors import KioskError, RequestRejected
 from kiosk.events import PlayRecord, Quit
+from kiosk.heartbeat import Device, PlayerView
 from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter
 from kiosk.mqtt import MqttWaker
-from kiosk.sync import Device, PlayerView, Sync, SyncSettings
+from kiosk.sync import Sync, SyncSettings
 
 log = logging.getLogger("kiosk")
 

@@ -16,7 +16,6 @@ test without a thread; the delays are pure functions with their own table tests.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import queue
@@ -24,40 +23,22 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kiosk import errors
+from kiosk import errors, heartbeat
+from kiosk.backoff import backoff_delay, poll_delay
 from kiosk.cache import MediaCache, MediaSource
 from kiosk.config import KioskConfig
 from kiosk.events import ManifestReady, SyncStatus
+from kiosk.heartbeat import Device, PlayerView
 from kiosk.journal import CHECKIN, PLAY, Journal
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS = ((PLAY, "plays"), (CHECKIN, "checkins"))
 MAX_BATCH_JSON_BYTES = 1536 * 1024  # under the API's 2 MiB body limit, with room to spare
-MAX_SCREENSHOT_BYTES = 512 * 1024
-SCREENSHOT_WIDTHS = (480, 320, 200)
 LAST_SYNC_WRITE_S = 60.0  # "last sync" is for humans: do not write the SD card every poll
-THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
-
-
-def poll_delay(poll_seconds: float, jitter: float, rnd: Callable[[], float]) -> float:
-    """Seconds until the next poll: ``poll_seconds`` ± ``jitter`` (relative), uniformly, so a
-    fleet that booted together spreads out. ``rnd`` returns a float in [0, 1)."""
-    return poll_seconds * (1.0 + jitter * (2.0 * rnd() - 1.0))
-
-
-def backoff_delay(attempt: int, rnd: Callable[[], float], base_s: float = 2.0,
-                  cap_s: float = 300.0) -> float:
-    """Seconds to wait after the ``attempt``-th failure in a row (1, 2, ...): the ceiling doubles
-    from ``base_s`` up to ``cap_s`` and the delay is drawn from its upper half ("equal jitter"),
-    so retries neither synchronise across a fleet nor come back too soon."""
-    doublings = min(max(attempt - 1, 0), 62)  # beyond that the cap has long been reached
-    ceiling = min(cap_s, base_s * 2.0 ** doublings)
-    return ceiling / 2.0 + rnd() * ceiling / 2.0
 
 
 @dataclass(frozen=True)
@@ -94,38 +75,6 @@ class SyncApi(MediaSource, Protocol):
     def post_batch(self, kind: str, records: list[dict[str, Any]]) -> dict[str, Any]: ...
 
     def heartbeat(self, status: dict[str, Any]) -> dict[str, Any]: ...
-
-
-class PlayerView(Protocol):
-    """What the heartbeat reads from the player (``kiosk.player.Player`` provides it)."""
-
-    def status(self) -> Any: ...
-
-    def latest_png(self, max_width: int = 480) -> bytes | None: ...
-
-
-@dataclass
-class Device:
-    """Facts about the machine for the heartbeat; each is a probe so tests can pin it."""
-
-    version: str
-    data_dir: Path
-    disk_free: Callable[[Path], int]
-    thermal_zone: Path = THERMAL_ZONE
-
-    def temperature_c(self) -> float | None:
-        """The SoC temperature when the kernel exposes one (a Pi does; most laptops too)."""
-        try:
-            return int(self.thermal_zone.read_text().strip()) / 1000.0
-        except (OSError, ValueError):
-            return None
-
-    def free_bytes(self) -> int | None:
-        """Free space on the data dir's filesystem, None when it cannot be read."""
-        try:
-            return self.disk_free(self.data_dir)
-        except OSError:
-            return None
 
 
 def media_of(manifest: Mapping[str, Any] | None) -> dict[str, tuple[str | None, int | None]]:
@@ -358,35 +307,15 @@ class Sync:
 
     def heartbeat_body(self) -> dict[str, Any]:
         """The status fields of ``POST /api/v1/heartbeat``."""
-        status = _as_mapping(self.player.status()) if self.player else {}
         counts = self.journal.unsynced()
-        body: dict[str, Any] = {
-            "version": self.device.version,
-            "uptime_s": round(max(0.0, self._monotonic() - self._started), 1),
-            "manifest_version": self.manifest_version,
-            "current_item": _current_item(status.get("current_item")),
-            "disk_free_bytes": self.device.free_bytes(),
-            "temperature_c": self.device.temperature_c(),
-            "unsynced": {"checkins": counts[CHECKIN], "plays": counts[PLAY]},
-            "clock_offset_s": self.client.clock_offset_s,
-            "late_frames": _count(status.get("late_frames")),
-            "last_error": _short(self._state.last_error or self._state.unreported_error
-                                 or status.get("last_error")),
-        }
-        screenshot = self._screenshot() if self.settings.heartbeat_screenshot else None
-        if screenshot is not None:
-            body["screenshot_png"] = base64.b64encode(screenshot).decode("ascii")
-        return body
-
-    def _screenshot(self) -> bytes | None:
-        """The latest frame as a PNG of at most 512 KB, shrinking it until it fits."""
-        if self.player is None:
-            return None
-        for width in SCREENSHOT_WIDTHS:
-            png = self.player.latest_png(max_width=width)
-            if png is None or len(png) <= MAX_SCREENSHOT_BYTES:
-                return png
-        return None
+        state = self._state
+        facts = heartbeat.SyncFacts(
+            uptime_s=self._monotonic() - self._started, manifest_version=self.manifest_version,
+            unsynced_plays=counts[PLAY], unsynced_checkins=counts[CHECKIN],
+            clock_offset_s=self.client.clock_offset_s,
+            error=state.last_error or state.unreported_error)
+        return heartbeat.body(self.device, self.player, facts,
+                              self.settings.heartbeat_screenshot)
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -463,32 +392,3 @@ def _status_changed(old: SyncStatus | None, new: SyncStatus) -> bool:
         return True
     return old.clock_offset_s is not None and new.clock_offset_s is not None and \
         abs(old.clock_offset_s - new.clock_offset_s) > 1.0
-
-
-def _as_mapping(status: Any) -> Mapping[str, Any]:
-    """The player's status as a mapping, whether it reports a dict or a dataclass."""
-    if isinstance(status, Mapping):
-        return status
-    if is_dataclass(status) and not isinstance(status, type):
-        return asdict(status)
-    return getattr(status, "__dict__", {}) or {}
-
-
-def _current_item(item: Any) -> dict[str, Any] | None:
-    """The heartbeat's ``current_item`` from whatever the player reports."""
-    item = _as_mapping(item) if item is not None else None
-    if not item or item.get("kind") is None:
-        return None
-    item_id = item.get("id", item.get("item_id"))
-    return {"id": item_id if isinstance(item_id, int) and item_id >= 0 else None,
-            "kind": item["kind"], "sha256": item.get("sha256")}
-
-
-def _short(error: Any) -> str | None:
-    """An error text within the heartbeat's 1,000 characters, None when there is none."""
-    return str(error)[:1000] if error else None
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and value >= 0 else None
-

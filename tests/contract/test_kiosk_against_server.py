@@ -30,9 +30,10 @@ from kiosk.cache import MediaCache
 from kiosk.client import KioskClient
 from kiosk.config import Credentials, DataLayout, load_credentials
 from kiosk.events import ManifestReady, PlayRecord, SyncStatus
+from kiosk.heartbeat import Device
 from kiosk.ids import new_client_uuid
 from kiosk.journal import PLAY, Journal
-from kiosk.sync import Device, Sync, SyncSettings
+from kiosk.sync import Sync, SyncSettings
 from signage_server import library, playlists
 from signage_server.api import schemas
 from signage_server.extensions import db

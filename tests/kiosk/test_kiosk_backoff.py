@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from kiosk.sync import backoff_delay, poll_delay
+from kiosk.backoff import backoff_delay, poll_delay
 
 
 def fixed(value: float) -> Callable[[], float]:

@@ -17,9 +17,10 @@ from fake_kiosk_api import FakeApi, manifest
 
 from kiosk.cache import MediaCache
 from kiosk.errors import ConfigError
+from kiosk.heartbeat import Device
 from kiosk.journal import Journal
 from kiosk.mqtt import MqttWaker
-from kiosk.sync import Device, Sync, SyncSettings
+from kiosk.sync import Sync, SyncSettings
 
 BROKER = ("127.0.0.1", 1883)
 URL = "mqtt://127.0.0.1:1883"

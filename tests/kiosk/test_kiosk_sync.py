@@ -15,9 +15,10 @@ from fake_kiosk_api import FakeApi, manifest, media_item
 
 from kiosk.cache import MediaCache
 from kiosk.events import ManifestReady, PlayRecord, SyncStatus
+from kiosk.heartbeat import Device
 from kiosk.ids import new_client_uuid
 from kiosk.journal import PLAY, Journal
-from kiosk.sync import Device, Sync, SyncSettings
+from kiosk.sync import Sync, SyncSettings
 
 POSTER = b"poster-bytes" * 100
 VIDEO = b"video-bytes" * 300
