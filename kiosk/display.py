@@ -36,6 +36,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import numpy
 import pygame
+import pygame.freetype
 from pygame._sdl2 import video as sdl2
 
 from kiosk.bar import BarContent
@@ -166,6 +167,7 @@ class Display:
         if self._window is not None:
             self._window.destroy()
             self._window = None
+        pygame.freetype.quit()
         pygame.font.quit()
         pygame.display.quit()
 
@@ -217,10 +219,15 @@ class Display:
         return Slide(self._paint_text_slide(item.text, size))
 
     def missing_glyphs(self, text: str) -> set[str]:
-        """Characters of ``text`` that the regular or the bold font cannot draw."""
+        """Characters of ``text`` that the regular or the bold font has no glyph for.
+
+        Asked through FreeType directly: ``pygame.font`` reports metrics of the fallback
+        glyph (an empty box) for a character the font lacks, so it cannot tell.
+        """
+        pygame.freetype.init()
         missing: set[str] = set()
-        for bold in (False, True):
-            metrics = self._font(24, bold).metrics(text)
+        for name in (REGULAR, BOLD):
+            metrics = pygame.freetype.Font(self.fonts_dir / name, 24).get_metrics(text)
             missing |= {ch for ch, m in zip(text, metrics, strict=True) if m is None}
         return missing
 

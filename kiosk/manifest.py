@@ -278,7 +278,7 @@ def _item(
         duration_s=duration,
         path=path,
         sha256=sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) else None,
-        schedule=_schedule(raw.get("schedule")),
+        schedule=parse_schedule(raw.get("schedule")),
         qr=_qr_slide(data, item_id) if kind == "qr" else None,
         text=_text_slide(data, item_id) if kind == "text" else None,
         builtin=builtin,
@@ -321,7 +321,8 @@ def _text_slide(data: Mapping[str, Any], item_id: int) -> TextSlide:
     return slide
 
 
-def _schedule(raw: Any) -> Schedule:
+def parse_schedule(raw: Any) -> Schedule:
+    """An item's ``schedule`` object; unreadable parts are dropped, an absent one is "always"."""
     body = _mapping(raw)
     days = body.get("days")
     day_set = frozenset(d for d in days if type(d) is int and 1 <= d <= 7) if days else ALL_DAYS

@@ -71,12 +71,15 @@ class CurrentItem:
 @dataclass(frozen=True)
 class Transition:
     """One item boundary: ``gap_ms`` past the outgoing item's due end until the incoming
-    item's first frame was shown; ``interval_ms`` is the frame interval it is judged by."""
+    item's first frame was shown; ``interval_ms`` is the frame interval it is judged by;
+    ``ready_margin_ms`` how long before that end the incoming item was ready (negative: the
+    outgoing item's last frame had to wait for it)."""
 
     from_kind: str
     to_kind: str
     gap_ms: float
     interval_ms: float
+    ready_margin_ms: float
 
 
 @dataclass(frozen=True)
@@ -297,7 +300,9 @@ class Player:
         source = screen.sources[serial]
         outgoing = screen.on_screen
         due = _due_end(outgoing, screen.source, now.mono) if outgoing else None
-        screen.pending_gap = (outgoing, screen.source, due) if due is not None else None
+        ready_at = screen.ready_at.pop(serial, now.mono)
+        gap = (outgoing, screen.source, due, ready_at) if outgoing and due is not None else None
+        screen.pending_gap = gap
         source.start(now.mono)
         with self._lock:
             if isinstance(screen.source, VideoSource):
@@ -309,6 +314,7 @@ class Player:
     def _close(self, screen: _Screen, serial: int) -> None:
         source = screen.sources.pop(serial, None)
         screen.opened_at.pop(serial, None)
+        screen.ready_at.pop(serial, None)
         if source is None:
             return
         source.close()
@@ -326,6 +332,7 @@ class Player:
             if source is not None and source.error:
                 self._step(MediaFailed(upcoming.serial, source.error), now)
             elif source is not None and source.ready:
+                screen.ready_at[upcoming.serial] = now.mono
                 self._step(MediaReady(upcoming.serial), now)
             elif now.mono - opened > OPEN_TIMEOUT_S:
                 reason = f"not ready in {OPEN_TIMEOUT_S:.0f} s"
@@ -408,7 +415,7 @@ class Player:
 
     def _record_gap(self, screen: _Screen, shown_at: float) -> None:
         assert screen.pending_gap is not None and screen.on_screen is not None
-        outgoing, old_source, due = screen.pending_gap
+        outgoing, old_source, due, ready_at = screen.pending_gap
         screen.pending_gap = None
         gap_ms = max(0.0, (shown_at - due) * 1000)
         interval = _interval(old_source) or _interval(screen.source) or NOMINAL_INTERVAL_S
@@ -417,6 +424,7 @@ class Player:
             screen.on_screen.showing.item.kind,
             round(gap_ms, 2),
             round(interval * 1000, 2),
+            round((due - ready_at) * 1000, 2),
         )
         self._transitions.append(transition)
         gaps = [t.gap_ms for t in self._transitions]
@@ -492,7 +500,8 @@ class _Screen:
         self.source: Source | None = None
         self.drawn_source: Source | None = None
         self.drawn_bar: BarContent | None = None
-        self.pending_gap: tuple[OnScreen, Source | None, float] | None = None
+        self.ready_at: dict[int, float] = {}
+        self.pending_gap: tuple[OnScreen, Source | None, float, float] | None = None
         self.next_screenshot = started
         self.fps_since = started
         self.fps_frames = 0
@@ -532,4 +541,3 @@ def _due_end(on_screen: OnScreen, source: Source | None, now: float) -> float | 
 
 def _interval(source: Source | None) -> float | None:
     return source.interval if isinstance(source, VideoSource) else None
-
