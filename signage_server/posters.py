@@ -252,7 +252,7 @@ def render(content: PosterContent, size: str, fmt: str, fonts: Fonts) -> bytes:
     image = draw(content, size, fonts)
     out = io.BytesIO()
     if fmt == "png":
-        image.save(out, format="PNG", dpi=(DPI, DPI), optimize=True)
+        image.save(out, format="PNG", dpi=(DPI, DPI))
     else:
         image.save(out, format="PDF", resolution=DPI, quality=95, subsampling=0,
                    title=f"{content.app_name} · {content.venue_name}")

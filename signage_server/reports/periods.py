@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import BadRequest
 
-WEEK_PATTERN = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
+WEEK_PATTERN = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$", re.ASCII)
 
 
 class PeriodError(BadRequest):
