@@ -40,7 +40,7 @@ from kiosk.config import Credentials, DataLayout, KioskConfig
 from kiosk.errors import KioskError, RequestRejected
 from kiosk.events import PlayRecord, Quit
 from kiosk.heartbeat import Device, PlayerView
-from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter
+from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter, current_boot_id
 from kiosk.mqtt import MqttWaker
 from kiosk.sync import Sync, SyncSettings
 
@@ -159,7 +159,7 @@ def status_facts(layout: DataLayout, config: KioskConfig) -> dict[str, Any]:
         "cache_bytes": MediaCache(layout.media, 0).size_bytes(),
     }
     if layout.journal.exists():
-        journal = Journal(layout.journal)
+        journal = Journal(layout.journal, current_boot_id())
         try:
             stored = journal.last_manifest()
             last_sync = journal.get("last_sync_at")
@@ -194,7 +194,7 @@ def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> in
     events: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
     with ExitStack() as stack:
-        journal = Journal(layout.journal)
+        journal = Journal(layout.journal, current_boot_id())
         stack.callback(journal.close)
         writer = PlayWriter(journal, time.time)
         stack.callback(writer.close)

@@ -80,6 +80,14 @@ class Settled:
     unanswered: int
 
 
+def current_boot_id(path: Path = Path("/proc/sys/kernel/random/boot_id")) -> str | None:
+    """This boot's random id (Linux), which tells a process restart from a reboot."""
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
 def rfc3339(unix_time: float) -> str:
     """UTC with milliseconds and a ``Z``, the API's time format."""
     stamp = datetime.fromtimestamp(unix_time, UTC)
@@ -89,8 +97,9 @@ def rfc3339(unix_time: float) -> str:
 class Journal:
     """The outbox, dead letters and the kiosk's remembered state, in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, boot_id: str | None = None) -> None:
         self.path = path
+        self.boot_id = boot_id
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
@@ -241,7 +250,9 @@ class Journal:
         self._offset = value
         written = self._offset_written
         if written is None or abs(value - written) > OFFSET_WRITE_THRESHOLD_S:
-            self.put("clock_offset", repr(value))
+            with self._transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", [
+                    ("clock_offset", repr(value)), ("clock_offset_boot", self.boot_id or "")])
             self._offset_written = value
 
     def get(self, key: str) -> str | None:
@@ -257,6 +268,11 @@ class Journal:
             db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
 
     def _read_offset(self) -> float | None:
+        """The stored offset, unless the machine rebooted since: a Pi without a battery-backed
+        clock starts from whatever time it saved, so an offset learned before the reboot says
+        nothing about the clock now (records are flagged uncorrected until a server answers)."""
+        if self.boot_id and self.get("clock_offset_boot") != self.boot_id:
+            return None
         raw = self.get("clock_offset")
         try:
             return float(raw) if raw is not None else None

@@ -9,7 +9,7 @@ import pytest
 
 from kiosk.events import PlayRecord
 from kiosk.ids import new_client_uuid
-from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter, rfc3339
+from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter, current_boot_id, rfc3339
 
 NOW = 1_795_420_800.0  # 2026-11-23T08:00:00Z
 
@@ -150,6 +150,27 @@ def test_small_offset_drifts_are_used_but_not_written(tmp_path: Path) -> None:
     again = Journal(path)
     assert again.clock_offset == 10.0
     again.close()
+
+
+def test_an_offset_from_before_a_reboot_is_not_trusted(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    first = Journal(path, boot_id="boot-1")
+    first.set_clock_offset(3600.0)
+    first.close()
+    restarted = Journal(path, boot_id="boot-1")
+    assert restarted.clock_offset == 3600.0  # the process restarted, the clock did not
+    restarted.close()
+    rebooted = Journal(path, boot_id="boot-2")
+    assert rebooted.clock_offset is None
+    rebooted.add_play(play(), NOW)
+    assert rebooted.pending(PLAY, 1)[0].payload["clock_uncorrected"] is True
+    rebooted.close()
+
+
+def test_the_boot_id_comes_from_the_kernel(tmp_path: Path) -> None:
+    (tmp_path / "boot_id").write_text("0d9c2c59-8e8c-4b43-a8d7-2f3e0c1a5b6e\n")
+    assert current_boot_id(tmp_path / "boot_id") == "0d9c2c59-8e8c-4b43-a8d7-2f3e0c1a5b6e"
+    assert current_boot_id(tmp_path / "absent") is None
 
 
 def test_no_manifest_before_the_first_one(journal: Journal) -> None:
