@@ -46,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     api.register(app)
     app.register_blueprint(media_files.bp)
     public.register(app)
+    __import__(f"{__name__}.admin", fromlist=["register"]).register(app)  # staff console
     from .cli import register as register_cli
 
     register_cli(app)
