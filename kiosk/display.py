@@ -210,11 +210,12 @@ class Display:
         self._renderer.present()
         return snapshot
 
-    def slide(self, item: Item) -> Slide:
-        """Paint a QR or text slide for the main zone."""
+    def slide(self, item: Item, install_link: str) -> Slide:
+        """Paint a QR or text slide for the main zone; a QR slide without its own link
+        shows ``install_link``."""
         size = (self.layout.main.w, self.layout.main.h)
         if item.qr is not None:
-            return Slide(self._paint_qr_slide(item.qr, size))
+            return Slide(self._paint_qr_slide(item.qr, item.qr.url or install_link, size))
         assert item.text is not None, f"item {item.id} is neither a QR nor a text slide"
         return Slide(self._paint_text_slide(item.text, size))
 
@@ -301,7 +302,7 @@ class Display:
             self._paint_qr(surface, content.checkin_url, local(layout.checkin_qr))
         return surface
 
-    def _paint_qr_slide(self, slide: QrSlide, size: tuple[int, int]) -> pygame.Surface:
+    def _paint_qr_slide(self, slide: QrSlide, url: str, size: tuple[int, int]) -> pygame.Surface:
         width, height = size
         surface = pygame.Surface(size)
         surface.fill(WHITE)
@@ -315,7 +316,7 @@ class Display:
             code = Box((width - side) // 2, round(height * 0.04), side, side)
             top = code.y + side + round(height * 0.02)
             text = Box(round(width * 0.06), top, round(width * 0.88), height - top - 8)
-        self._paint_qr(surface, slide.url, code)
+        self._paint_qr(surface, url, code)
         upper = Box(text.x, text.y, text.w, round(text.h * 0.55))
         lower = Box(text.x, upper.y + upper.h, text.w, text.h - upper.h)
         align = "left" if width >= height else "center"

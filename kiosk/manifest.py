@@ -63,7 +63,9 @@ class Schedule:
 
 @dataclass(frozen=True)
 class QrSlide:
-    url: str
+    """A full-screen QR code; ``url`` None means the install link (as in the bar)."""
+
+    url: str | None
     caption_vi: str
     caption_en: str
 
@@ -209,7 +211,7 @@ def builtin_slides(qr: QrLinks = DEFAULT_QR) -> tuple[Item, ...]:
             kind="qr",
             duration_s=10.0,
             builtin=True,
-            qr=QrSlide(qr.android_url, f"Quét mã để cài đặt {app}", f"Scan to install {app}"),
+            qr=QrSlide(None, f"Quét mã để cài đặt {app}", f"Scan to install {app}"),
         ),
         Item(
             id=-1002,
@@ -303,10 +305,12 @@ def _duration(raw: Any, kind: str) -> float | None:
 
 
 def _qr_slide(data: Mapping[str, Any], item_id: int) -> QrSlide:
-    url = _text(data.get("url"))
-    if not url:
-        raise ValueError(f"item {item_id}: QR slide without url")
-    return QrSlide(url, _text(data.get("caption_vi")), _text(data.get("caption_en")))
+    url = data.get("url")
+    if url is not None and not (isinstance(url, str) and url.strip()):
+        raise ValueError(f"item {item_id}: QR slide with a bad url {url!r}")
+    return QrSlide(
+        url.strip() if url else None, _text(data.get("caption_vi")), _text(data.get("caption_en"))
+    )
 
 
 def _text_slide(data: Mapping[str, Any], item_id: int) -> TextSlide:

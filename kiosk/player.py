@@ -282,18 +282,19 @@ class Player:
             state = self._state
             if state is None or state.upcoming is None or state.upcoming.serial != showing.serial:
                 continue  # replaced before it was opened (a new manifest)
-            screen.sources[showing.serial] = self._open(screen.display, showing.item)
+            link = install_url(showing.programme.qr, showing.item)
+            screen.display.qr_codes.prefetch(link)
+            screen.sources[showing.serial] = self._open(screen.display, showing.item, link)
             screen.opened_at[showing.serial] = self._monotonic()
-            screen.display.qr_codes.prefetch(install_url(showing.programme.qr, showing.item))
             log.debug("opening item %s (%s)", showing.item.id, showing.item.kind)
 
-    def _open(self, display: Display, item: Item) -> Source:
+    def _open(self, display: Display, item: Item, install_link: str) -> Source:
         if item.kind == "video" and item.path is not None:
             return VideoSource(item.path)
         if item.kind == "image" and item.path is not None:
             main = display.layout.main
             return PictureSource(item.path, (main.w, main.h), BACKGROUND)
-        return display.slide(item)
+        return display.slide(item, install_link)
 
     def _show(self, screen: _Screen, serial: int, now: Moment) -> None:
         assert self._state is not None and self._state.current is not None

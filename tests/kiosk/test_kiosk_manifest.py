@@ -147,12 +147,19 @@ def test_a_bad_item_is_dropped_alone(cache: dict[str, Path], change: dict[str, A
 
 @pytest.mark.parametrize(
     ("kind", "data"),
-    [("qr", {}), ("qr", {"url": 5}), ("text", {}), ("text", {"lines_vi": "not a list"})],
+    [("qr", {"url": 5}), ("qr", {"url": " "}), ("text", {}), ("text", {"lines_vi": "no list"})],
 )
 def test_a_slide_without_content_is_dropped(kind: str, data: dict[str, Any]) -> None:
     manifest = server_manifest()
     manifest["playlist"]["items"] = [{"id": 1, "kind": kind, "duration_s": 5, "data": data}]
     assert parse_manifest(manifest, lambda sha: None).items == ()
+
+
+def test_a_qr_slide_without_url_shows_the_install_link() -> None:
+    manifest = server_manifest()
+    manifest["playlist"]["items"] = [{"id": 1, "kind": "qr", "duration_s": 5, "data": {}}]
+    (slide,) = parse_manifest(manifest, lambda sha: None).items
+    assert slide.qr is not None and slide.qr.url is None
 
 
 @pytest.mark.parametrize(

@@ -61,8 +61,16 @@ def test_bar_qr_is_the_manifests_smart_url(screen: Display, tmp_path: Path) -> N
 
 def test_bar_qr_names_the_item_on_screen(screen: Display) -> None:
     steps = Item(9, "text", 10.0, text=install_steps("Bluezone"))
-    shot = screen.render(screen.slide(steps), None, bar_for(steps), capture=True)
+    shot = screen.render(screen.slide(steps, SMART_URL), None, bar_for(steps), capture=True)
     assert shot is not None and decoded(shot) == {f"{SMART_URL}?i=9"}
+
+
+def test_a_qr_slide_without_link_shows_the_install_link(screen: Display) -> None:
+    slide = Item(8, "qr", 10.0, qr=QrSlide(None, "Quét mã", "Scan"))
+    link = f"{SMART_URL}?i=8"
+    shot = screen.render(screen.slide(slide, link), None, bar_for(slide), capture=True)
+    assert shot is not None
+    assert [r.text for r in zxingcpp.read_barcodes(shot.image())] == [link, link]
 
 
 def test_without_smart_url_the_bar_links_the_store(screen: Display) -> None:
@@ -74,7 +82,7 @@ def test_without_smart_url_the_bar_links_the_store(screen: Display) -> None:
 def test_qr_slide_and_presence_code_are_readable(screen: Display) -> None:
     slide = Item(8, "qr", 10.0, qr=QrSlide("https://example.org/app", "Quét mã", "Scan"))
     bar = bar_for(slide, presence=b"k" * 32)
-    shot = screen.render(screen.slide(slide), None, bar, capture=True)
+    shot = screen.render(screen.slide(slide, SMART_URL), None, bar, capture=True)
     assert shot is not None
     assert decoded(shot) == {"https://example.org/app", f"{SMART_URL}?i=8", bar.checkin_url}
 
@@ -167,7 +175,7 @@ def test_a_turned_panel_shows_an_upright_portrait_picture(headless: None, rotati
     display.open()
     try:
         steps = Item(9, "text", 10.0, text=install_steps("Bluezone"))
-        shot = display.render(display.slide(steps), None, bar_for(steps), capture=True)
+        shot = display.render(display.slide(steps, SMART_URL), None, bar_for(steps), capture=True)
     finally:
         display.close()
     assert shot is not None and shot.size == (720, 1280)
