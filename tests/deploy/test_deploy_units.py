@@ -79,3 +79,12 @@ def test_the_kiosk_unit_carries_the_watchdog_contract(deploy_dir: Path) -> None:
     assert {"Type=notify", "NotifyAccess=main", "WatchdogSec=10s", "Restart=always",
             "StartLimitIntervalSec=0", "Environment=SDL_VIDEODRIVER=kmsdrm",
             "User=kiosk"} <= set(lines)
+
+
+def test_the_kiosk_unit_uses_the_kiosks_own_data_folder(deploy_dir: Path) -> None:
+    from kiosk.config import DATA_ENV, SYSTEM_DATA_DIR
+
+    lines = (deploy_dir / "pi" / "files" / "signage-kiosk.service").read_text().splitlines()
+
+    assert f"Environment={DATA_ENV}={SYSTEM_DATA_DIR}" in lines
+    assert f"StateDirectory={SYSTEM_DATA_DIR.name}" in lines

@@ -1,4 +1,5 @@
-"""deploy/server/gunicorn.conf.py and the command line of signage-server.service."""
+"""The server's configuration as deployed: gunicorn.conf.py, the unit's command line and the
+environment file."""
 
 from __future__ import annotations
 
@@ -56,3 +57,17 @@ def test_gunicorn_accepts_the_config_and_the_app_of_the_unit(deploy_dir: Path,
         env={**os.environ, "SIGNAGE_INSTANCE_PATH": str(tmp_path / "instance")})
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_environment_file_names_only_real_settings(deploy_dir: Path) -> None:
+    from signage_server.config import ENV_PREFIX, SETTINGS
+
+    # the instance folder is not a setting: create_app reads it to find config.toml
+    known = {ENV_PREFIX + setting.name for setting in SETTINGS} | {"SIGNAGE_INSTANCE_PATH"}
+    text = (deploy_dir / "server" / "signage-server.env").read_text()
+    names = {line.lstrip("#").split("=", 1)[0] for line in text.splitlines()
+             if line.lstrip("#").startswith(ENV_PREFIX)}
+
+    assert names - known == set()
+    assert {"SIGNAGE_DATABASE_URL", "SIGNAGE_MEDIA_ACCEL_REDIRECT", "SIGNAGE_MQTT_URL",
+            "SIGNAGE_TRUSTED_PROXY_HOPS"} <= names
