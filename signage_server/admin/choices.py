@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from ..extensions import db
 from ..models import Area, Venue
@@ -14,6 +17,11 @@ from ..security import Scope
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def options(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def areas(scope: Scope) -> list[Area]:
@@ -39,9 +47,9 @@ def area_label(area: Area) -> str:
     return f"— {area.name}" if area.parent_id else area.name
 
 
-def area_choices(scope: Scope, none: str | None = None) -> list[tuple[int, str]]:
+def area_choices(scope: Scope, none: str | None = None) -> list[SelectChoice]:
     first = [(0, none)] if none is not None else []
-    return first + [(a.id, area_label(a)) for a in areas(scope)]
+    return options(first + [(a.id, area_label(a)) for a in areas(scope)])
 
 
 def venues(scope: Scope) -> list[Venue]:
@@ -49,12 +57,13 @@ def venues(scope: Scope) -> list[Venue]:
                                    .order_by(Venue.name)).all())
 
 
-def venue_choices(scope: Scope, none: str | None = None) -> list[tuple[int, str]]:
+def venue_choices(scope: Scope, none: str | None = None) -> list[SelectChoice]:
     first = [(0, none)] if none is not None else []
-    return first + [(v.id, v.name) for v in venues(scope)]
+    return options(first + [(v.id, v.name) for v in venues(scope)])
 
 
-def target_choices(scope: Scope) -> list[tuple[str, str]]:
+def target_choices(scope: Scope) -> list[SelectChoice]:
     """Where a playlist may be assigned: visible areas and venues."""
-    return ([(f"area:{a.id}", _("Area: %(name)s", name=a.name)) for a in areas(scope)]
-            + [(f"venue:{v.id}", _("Venue: %(name)s", name=v.name)) for v in venues(scope)])
+    return options(
+        [(f"area:{a.id}", _("Area: %(name)s", name=a.name)) for a in areas(scope)]
+        + [(f"venue:{v.id}", _("Venue: %(name)s", name=v.name)) for v in venues(scope)])

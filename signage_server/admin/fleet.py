@@ -8,6 +8,7 @@ A kiosk is **online** while its last heartbeat is at most two heartbeat interval
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from ..extensions import db
 from ..models import Kiosk, KioskScreenshot, MediaAsset, Venue
 from ..security import allow, scope, staff, subtree, venue_or_404
 from . import bp
-from .choices import area_choices, now, venue_choices
+from .choices import area_choices, now, options, venue_choices
 from .forms import ActionForm, FleetFilter, KioskForm
 from .paging import Page, paginate
 
@@ -131,12 +132,12 @@ def kiosks() -> str:
     form = FleetFilter(request.args)
     form.area.choices = area_choices(scope(), none=_("All areas"))
     form.venue.choices = venue_choices(scope(), none=_("All venues"))
-    form.state.choices = STATES
+    form.state.choices = options(STATES)
     if not form.validate():  # a stale or forged filter: show the unfiltered list
         form = FleetFilter(formdata=None)
         form.area.choices, form.venue.choices, form.state.choices = (
             area_choices(scope(), none=_("All areas")),
-            venue_choices(scope(), none=_("All venues")), STATES)
+            venue_choices(scope(), none=_("All venues")), options(STATES))
     query = select(Kiosk).where(*_filters(form)).options(joinedload(Kiosk.venue))
     page: Page[Kiosk] = paginate(query.order_by(Kiosk.venue_id, Kiosk.id))
     moment = now()
@@ -174,21 +175,21 @@ def screenshot(kiosk_id: int) -> Response:
     return response.make_conditional(request)
 
 
-def _qr_svg(text: str) -> Markup:
-    """The enrollment code as an inline SVG QR code (no file, no external service)."""
+def _qr_image(text: str) -> Markup:
+    """The enrollment code as a QR code, a PNG inlined in the page: the code exists only in
+    this response (the server keeps its hash), so there is no URL to fetch it from later."""
     import qrcode
-    import qrcode.image.svg
 
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
-    svg = image.to_string(encoding="unicode")
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return Markup(f'<img class="qr" alt="QR" src="data:image/svg+xml;base64,{data}">')
+    out = io.BytesIO()
+    qrcode.make(text, border=2, box_size=8).save(out)
+    data = base64.b64encode(out.getvalue()).decode("ascii")
+    return Markup(f'<img class="qr" alt="QR" src="data:image/png;base64,{data}">')
 
 
 def _show_code(kiosk: Kiosk, code: str, expires: datetime) -> Response:
     server = current_app.config["PUBLIC_URL"]
     html = render_template("admin/kiosk_code.html", kiosk=kiosk, code=code, expires=expires,
-                           qr=_qr_svg(code), server=server)
+                           qr=_qr_image(code), server=server)
     response = Response(html)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -33,6 +33,7 @@ from wtforms.validators import (
 
 from ..models.places import MAX_RETENTION_DAYS
 from ..passwords import MIN_LENGTH
+from .choices import options
 
 AREA_KINDS = [("province", _l("Province")), ("district", _l("District"))]
 VENUE_KINDS = [("office", _l("Office")), ("bus_station", _l("Bus station")),
@@ -74,7 +75,7 @@ class PasswordForm(FlaskForm):
 
 class AreaForm(FlaskForm):
     name = _name_field(_l("Name"))
-    kind = SelectField(_l("Kind"), choices=AREA_KINDS)
+    kind = SelectField(_l("Kind"), choices=options(AREA_KINDS))
     parent = SelectField(_l("Province"), coerce=int, choices=[])
 
     def validate_parent(self, field: SelectField) -> None:
@@ -84,11 +85,11 @@ class AreaForm(FlaskForm):
 
 class VenueForm(FlaskForm):
     name = _name_field(_l("Name"))
-    kind = SelectField(_l("Kind"), choices=VENUE_KINDS)
+    kind = SelectField(_l("Kind"), choices=options(VENUE_KINDS))
     area = SelectField(_l("Area"), coerce=int, choices=[])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=500)])
     timezone = SelectField(_l("Time zone"), choices=[])
-    privacy_mode = SelectField(_l("Personal data recorded"), choices=PRIVACY_MODES)
+    privacy_mode = SelectField(_l("Personal data recorded"), choices=options(PRIVACY_MODES))
     retention_days = IntegerField(
         _l("Days personal data is kept"),
         validators=[InputRequired(), NumberRange(min=1, max=MAX_RETENTION_DAYS)])
@@ -121,7 +122,7 @@ class UserForm(FlaskForm):
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254), Regexp(
         r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", message=_l("Not an email address."))],
         filters=[lambda v: v.strip().lower() if isinstance(v, str) else v])
-    role = SelectField(_l("Role"), choices=ROLES)
+    role = SelectField(_l("Role"), choices=options(ROLES))
     area = SelectField(_l("Area (managers)"), coerce=int, choices=[])
     venue = SelectField(_l("Venue (reception)"), coerce=int, choices=[])
     password = PasswordField(_l("Password"),
@@ -161,9 +162,11 @@ class CheckinFilter(FlaskForm):
     venue = SelectField(_l("Venue"), coerce=int, choices=[], validators=[Optional()])
     date_from = DateField(_l("From"), validators=[Optional()])
     date_to = DateField(_l("To"), validators=[Optional()])
-    method = SelectField(_l("Method"), choices=ANY + METHODS, validators=[Optional()])
-    direction = SelectField(_l("Direction"), choices=ANY + DIRECTIONS, validators=[Optional()])
-    has_app = SelectField(_l("Has the app"), choices=ANY + HAS_APP, validators=[Optional()])
+    method = SelectField(_l("Method"), choices=options(ANY + METHODS), validators=[Optional()])
+    direction = SelectField(_l("Direction"), choices=options(ANY + DIRECTIONS),
+                            validators=[Optional()])
+    has_app = SelectField(_l("Has the app"), choices=options(ANY + HAS_APP),
+                          validators=[Optional()])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100_000)], default=1)
 
 
@@ -173,7 +176,8 @@ class RevealForm(FlaskForm):
 
 
 class ExportForm(FlaskForm):
-    format = SelectField(_l("Format"), choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")])
+    format = SelectField(_l("Format"), choices=options(
+        [("csv", "CSV"), ("xlsx", "Excel (XLSX)")]))
     reveal = BooleanField(_l("Include personal data (unmasked)"))
     reason = TextAreaField(_l("Reason (required with personal data)"),
                            validators=[Optional(), Length(max=500)])

@@ -8,6 +8,7 @@ ever used as a default *title* in the database, never as a path.
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 from typing import Any
 
@@ -20,13 +21,13 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from .. import audit, library
+from .. import audit, containers, library
 from ..errors import SignageError
 from ..extensions import db
 from ..models import MediaAsset, PlaylistItem
@@ -62,6 +63,39 @@ def _title(form: UploadForm) -> str:
     return name[:200] or _("Untitled")
 
 
+#: The library's reasons (English, also used by the CLI) in the console's language.
+REASONS = {
+    "not a video or image file this system can show (videos: MP4, images: PNG or JPEG)":
+        _l("This is not a video or an image the kiosks can show (videos: MP4; images: PNG "
+           "or JPEG)."),
+    "the video has no frame that can be decoded": _l("The video has no frame that can be "
+                                                     "decoded."),
+    "the image is damaged and cannot be shown": _l("The image is damaged and cannot be shown."),
+    "the image is larger than 8192 x 8192 pixels": _l("The image is larger than 8192 × 8192 "
+                                                      "pixels."),
+    containers.TRUNCATED: _l("The file is cut short (truncated): upload it again."),
+    containers.TRAILING: _l("The file has other data after its end (a disguised file?): "
+                            "export it again."),
+}
+WARNINGS = (
+    (re.compile(r"^codec (\S+): "), _l("Codec %(value)s: H.264 plays best on kiosks.")),
+    (re.compile(r"^(\d+x\d+): "), _l("%(value)s: at most 1080p plays smoothly.")),
+    (re.compile(r"^(\d+) fps: "), _l("%(value)s frames per second: at most 30 play smoothly.")),
+)
+
+
+def reason(message: str) -> str:
+    return str(REASONS.get(message, message))
+
+
+def warning(message: str) -> str:
+    for pattern, text in WARNINGS:
+        match = pattern.match(message)
+        if match:
+            return str(text) % {"value": match.group(1)}
+    return message
+
+
 def _refuse(message: str, status: int = 400) -> Response:
     if _wants_json():
         response = jsonify({"ok": False, "error": message})
@@ -84,7 +118,7 @@ def media_upload() -> Response:
         asset, warnings = library.add(form.file.data.stream, _title(form))
     except SignageError as exc:
         db.session.rollback()
-        return _refuse(_("Refused: %(reason)s", reason=exc.message), exc.status)
+        return _refuse(_("Refused: %(reason)s", reason=reason(exc.message)), exc.status)
     duplicate = asset.created_at < started
     if not duplicate:
         thumbnails.ensure(asset)
@@ -96,6 +130,7 @@ def media_upload() -> Response:
 
 
 def _uploaded(asset: MediaAsset, warnings: list[str], duplicate: bool) -> Response:
+    warnings = [warning(w) for w in warnings]
     message = (_("This file is already in the library as “%(title)s”.", title=asset.title)
                if duplicate else _("“%(title)s” is added.", title=asset.title))
     if _wants_json():
@@ -117,6 +152,7 @@ def media_thumbnail(media_id: int) -> Response:
     path = thumbnails.ensure(asset)
     if path is None:
         return redirect(url_for("static", filename="admin/no-preview.svg"))
-    response = send_file(path, mimetype="image/jpeg", max_age=3600, etag=asset.sha256)
-    response.cache_control.private = True
-    return response
+    response = Response(path.read_bytes(), mimetype="image/jpeg")  # a few KB
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.set_etag(asset.sha256)
+    return response.make_conditional(request)

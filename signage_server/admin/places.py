@@ -14,19 +14,20 @@ from zoneinfo import available_timezones
 from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from .. import audit, playlists
 from ..extensions import db
 from ..models import Area, Kiosk, Venue
 from ..security import allow, scope, staff, venue_or_404
 from . import bp
-from .choices import area_choices, areas
+from .choices import area_choices, areas, options
 from .forms import AreaForm, VenueForm
 
 
 @lru_cache(maxsize=1)
-def timezones() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(available_timezones()) if "/" in name]
+def timezones() -> list[SelectChoice]:
+    return options((name, name) for name in sorted(available_timezones()) if "/" in name)
 
 
 @bp.get("/areas")
@@ -46,11 +47,11 @@ def places() -> str:
                            kiosk_counts=counts)
 
 
-def _province_choices(exclude: int | None) -> list[tuple[int, str]]:
+def _province_choices(exclude: int | None) -> list[SelectChoice]:
     provinces = db.session.scalars(select(Area).where(Area.kind == "province",
                                                       Area.id != (exclude or 0))
                                    .order_by(Area.name)).all()
-    return [(0, _("None (a province)"))] + [(a.id, a.name) for a in provinces]
+    return options([(0, _("None (a province)"))] + [(a.id, a.name) for a in provinces])
 
 
 def _area_form(area: Area | None) -> AreaForm:

@@ -26,6 +26,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select
+from wtforms import SelectChoice
 
 from .. import audit, playlists
 from ..errors import SignageError
@@ -58,7 +59,7 @@ def _playlist_or_404(playlist_id: int) -> Playlist:
     return playlist
 
 
-def _owner_choices() -> list[tuple[int, str]]:
+def _owner_choices() -> list[SelectChoice]:
     visible = scope()
     return area_choices(visible, none=_("National (administrators)") if visible.everything
                         else None)
@@ -282,7 +283,8 @@ def playlist_timeline(playlist_id: int) -> str:
     form.venue.choices = venue_choices(scope())
     if not form.validate() or not form.venue.data:
         showing = rollout.venues_showing(playlist.id, scope())
-        form.venue.data = showing[0] if showing else (form.venue.choices or [(0, "")])[0][0]
+        choices = form.venue.choices or []
+        form.venue.data = showing[0] if showing else (choices[0].value if choices else 0)
     venue = db.session.get(Venue, form.venue.data) if form.venue.data else None
     zone = ZoneInfo(venue.timezone if venue else "UTC")
     day: date = form.day.data or datetime.now(zone).date()
