@@ -28,7 +28,9 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("admin.overview")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    odd = "\\" in target or any(ord(ch) < 32 for ch in target)  # browsers read \ as /
+    if odd or parts.scheme or parts.netloc or not target.startswith("/") or \
+            target.startswith("//"):
         return url_for("admin.overview")
     return target
 

@@ -15,8 +15,8 @@ actions that destroy their target (revoke, delete) get a fresh target per reques
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
