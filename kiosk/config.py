@@ -54,8 +54,9 @@ class KioskConfig:
         30.0, "Seconds between manifest polls, until a manifest's sync.poll_seconds says "
               "otherwise (the server's value wins: it sizes the fleet's load).", 1, 86400)
     poll_jitter: float = _setting(
-        0.2, "Relative jitter of each poll interval (0.2 = ±20 %), so a fleet that booted "
-             "together does not poll together.", 0, 0.9)
+        0.2, "Relative jitter of each poll interval, taken below it (0.2: each wait is 80 "
+             "to 100 % of poll_seconds), so a fleet that polled together drifts apart and a "
+             "change is still seen within poll_seconds.", 0, 0.9)
     backoff_base_seconds: float = _setting(
         2.0, "First retry delay after a failed sync round; doubles on each further failure.",
         0.1, 3600)

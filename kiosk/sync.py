@@ -1,8 +1,8 @@
 """The sync thread: keeps the kiosk's manifest, media, outbox and heartbeat in step with the
 server, in the background, so drawing never waits for the network.
 
-One round, whenever it is due (poll interval jittered ±20 %) or woken (MQTT push, a heartbeat
-naming another manifest version):
+One round, whenever it is due (the poll interval, jittered 20 % below it) or woken (MQTT
+push, a heartbeat naming another manifest version):
 1. poll the manifest with ``If-None-Match``; on a new one, fetch every media file into the cache
    and only when all are cached and verified post ``ManifestReady`` on the player's queue (the
    player switches at its next item boundary) and remember the manifest in the journal;
