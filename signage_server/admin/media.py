@@ -88,7 +88,7 @@ def reason(message: str) -> str:
     return str(REASONS.get(message, message))
 
 
-def warning(message: str) -> str:
+def translate_warning(message: str) -> str:
     for pattern, text in WARNINGS:
         match = pattern.match(message)
         if match:
@@ -130,7 +130,7 @@ def media_upload() -> Response:
 
 
 def _uploaded(asset: MediaAsset, warnings: list[str], duplicate: bool) -> Response:
-    warnings = [warning(w) for w in warnings]
+    warnings = [translate_warning(w) for w in warnings]
     message = (_("This file is already in the library as “%(title)s”.", title=asset.title)
                if duplicate else _("“%(title)s” is added.", title=asset.title))
     if _wants_json():
@@ -140,8 +140,8 @@ def _uploaded(asset: MediaAsset, warnings: list[str], duplicate: bool) -> Respon
                                     "sha256": asset.sha256}}
         return jsonify(body)
     flash(message, "success")
-    for warning in warnings:
-        flash(_("Kiosk profile: %(warning)s", warning=warning), "warning")
+    for text in warnings:
+        flash(_("Kiosk profile: %(warning)s", warning=text), "warning")
     return redirect(url_for("admin.media"))
 
 

@@ -14,9 +14,11 @@ would after a correct password, without paying for argon2 on every test.
 from __future__ import annotations
 
 import io
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -41,6 +43,35 @@ def password_hash() -> str:
         _HASHES[PASSWORD] = PasswordHasher(time_cost=1, memory_cost=1024,
                                            parallelism=1).hash(PASSWORD)
     return _HASHES[PASSWORD]
+
+
+def mp4_bytes(size: tuple[int, int] = (320, 180), fps: int = 30, frames: int = 30,
+              codec: str = "libx264", faststart: bool = True) -> bytes:
+    """A small MP4 made with PyAV: moving colour bars, ``frames`` frames at ``fps``."""
+    import av
+    import numpy as np
+
+    options = {"movflags": "+faststart"} if faststart else {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"  # +faststart rewrites the file by name
+        _encode(av, np, path, size, fps, frames, codec, options)
+        return path.read_bytes()
+
+
+def _encode(av: Any, np: Any, path: Path, size: tuple[int, int], fps: int, frames: int,
+            codec: str, options: dict[str, str]) -> None:
+    with av.open(str(path), "w", format="mp4", options=options) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for number in range(frames):
+            pixels = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+            pixels[:, : (number * 7) % size[0] + 1] = (0, 92, 173)
+            pixels[size[1] // 2:, :, 1] = 200
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def png_bytes(size: tuple[int, int] = (64, 36), colour: str = "navy") -> bytes:
