@@ -268,8 +268,11 @@ class Sync:
         state.applied, state.etag, state.pending_version = manifest, etag, None
         self.events.put(ManifestReady(manifest, self.cache.resolve))
         log.info("manifest %s handed to the player", manifest.get("manifest_version"))
-        # The player may still be showing an item of the previous manifest: keep its files.
-        self.cache.remove_unreferenced(set(media_of(manifest)) | set(media_of(previous)))
+        if remember:
+            # The player may still be showing an item of the previous manifest: keep its
+            # files. (Not after a restore: the partial files of a newer manifest that was on
+            # its way before the restart are still wanted.)
+            self.cache.remove_unreferenced(set(media_of(manifest)) | set(media_of(previous)))
         state.next_beat = self._monotonic()  # report the new version promptly
         for listener in state.topic_listeners:
             listener(_topics(manifest))

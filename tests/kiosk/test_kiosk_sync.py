@@ -187,6 +187,19 @@ def test_a_restart_with_the_server_down_plays_the_last_good_manifest(
     again.journal.close()
 
 
+def test_a_restart_keeps_the_partial_files_of_a_newer_manifest(
+        tmp_path: Path, api: FakeApi) -> None:
+    first = build(tmp_path, api)
+    first.sync.run_round()
+    first.journal.close()
+    partial = tmp_path / "media" / f"{media_item(3, OTHER)['sha256']}.part"
+    partial.write_bytes(OTHER[:100])  # v2 was half downloaded when the power went
+    again = build(tmp_path, api)
+    assert again.sync.restore() is True
+    assert partial.exists()
+    again.journal.close()
+
+
 def test_a_stored_manifest_with_a_missing_file_is_not_handed_over(
         tmp_path: Path, api: FakeApi) -> None:
     first = build(tmp_path, api)
