@@ -287,8 +287,9 @@ install_kiosk() {
 
 check_pygame_kmsdrm() {  # the pygame we built must use Debian's SDL, which has KMS/DRM
   local module
-  module=$("$VENV/bin/python" -c 'import pygame.base as b; print(b.__file__)' 2>/dev/null)
-  if ! ldd "$module" | grep -q "libSDL2-2.0.so.0 => /usr/lib/"; then
+  module=$(PYGAME_HIDE_SUPPORT_PROMPT=1 "$VENV/bin/python" -c \
+    'import pygame.base as b; print(b.__file__)')
+  if ! ldd "$module" | grep -qE "libSDL2-2\.0\.so\.0 => /(usr/)?lib/"; then
     die "pygame in $VENV does not use Debian's SDL 2 (no KMS/DRM driver); see deploy/pi/README"
   fi
 }
