@@ -114,7 +114,21 @@ def test_malformed_record_never_fails_its_neighbours(kiosk: KioskApi, endpoint: 
     assert database.count(endpoint.model) == 2
 
 
-@pytest.mark.parametrize(("change", "blamed"), [
+def interleaved(bad: list[Any], good: Record) -> list[Any]:
+    """Each bad record followed by a good one: [bad0, good, bad1, good, ...]."""
+    return [record for one in bad for record in (one, good())]
+
+
+def assert_rejected_beside_accepted(body: dict[str, Any], blamed: list[str]) -> None:
+    """Even results are the bad records, rejected for their reason; odd ones accepted."""
+    results = body["results"]
+    for reason, bad, good in zip(blamed, results[0::2], results[1::2], strict=True):
+        assert (bad["status"], good["status"]) == ("rejected", "accepted"), bad
+        assert reason in bad["reason"], (reason, bad["reason"])
+    assert (body["accepted"], body["rejected"]) == (len(blamed), len(blamed))
+
+
+INVALID_CHECKINS: list[tuple[dict[str, Any], str]] = [
     ({"client_uuid": None}, "client_uuid"),
     ({"client_uuid": 12345}, "client_uuid"),
     ({"client_uuid": "'; DROP TABLE checkin; --"}, "client_uuid"),
@@ -123,6 +137,7 @@ def test_malformed_record_never_fails_its_neighbours(kiosk: KioskApi, endpoint: 
     ({"occurred_at": "2026-11-23T08:01:02"}, "time zone"),
     ({"occurred_at": "2026-11-23"}, "time zone"),
     ({"occurred_at": "0001-01-01T00:00:00+01:00"}, "out of range"),
+    ({"occurred_at": "9999-12-31T23:59:59-01:00"}, "out of range"),
     ({"direction": "sideways"}, "direction"),
     ({"method": "telepathy"}, "method"),
     ({"has_app": True}, "has_app"),
@@ -132,17 +147,20 @@ def test_malformed_record_never_fails_its_neighbours(kiosk: KioskApi, endpoint: 
     ({"sealed": 42}, "sealed"),
     ({"sealed": "not base64!"}, "sealed"),
     ({"mood": "happy"}, "mood"),
-])
-def test_invalid_checkin_is_rejected_with_its_reason(kiosk: KioskApi, checkin_record: Record,
-                                                     change: dict[str, Any],
-                                                     blamed: str) -> None:
-    record = {k: v for k, v in {**checkin_record(), **change}.items() if v is not None}
-    body = kiosk.post("/api/v1/checkins", {"records": [record, checkin_record()]}).json
-    assert statuses(body) == ["rejected", "accepted"]
-    assert blamed in body["results"][0]["reason"]
+]
 
 
-@pytest.mark.parametrize(("change", "blamed"), [
+def test_each_invalid_checkin_is_rejected_with_its_reason(kiosk: KioskApi,
+                                                          checkin_record: Record,
+                                                          database: Database) -> None:
+    bad = [{k: v for k, v in {**checkin_record(), **change}.items() if v is not None}
+           for change, _ in INVALID_CHECKINS]
+    response = kiosk.post("/api/v1/checkins", {"records": interleaved(bad, checkin_record)})
+    assert_rejected_beside_accepted(response.json, [blamed for _, blamed in INVALID_CHECKINS])
+    assert database.count(CheckIn) == len(INVALID_CHECKINS)
+
+
+INVALID_PLAYS: list[tuple[dict[str, Any], str]] = [
     ({"kind": "hologram"}, "kind"),
     ({"sha256": "ABC"}, "sha256"),
     ({"item_id": -1}, "item_id"),
@@ -154,21 +172,25 @@ def test_invalid_checkin_is_rejected_with_its_reason(kiosk: KioskApi, checkin_re
     ({"manifest_version": "x" * 33}, "manifest_version"),
     ({"manifest_version": "a\x00b"}, "manifest_version"),
     ({"direction": "in"}, "direction"),
-])
-def test_invalid_play_is_rejected_with_its_reason(kiosk: KioskApi, play_record: Record,
-                                                  change: dict[str, Any], blamed: str) -> None:
-    body = kiosk.post("/api/v1/plays", {"records": [play_record(**change), play_record()]}).json
-    assert statuses(body) == ["rejected", "accepted"]
-    assert blamed in body["results"][0]["reason"]
+]
 
 
-@pytest.mark.parametrize("record", [None, "a string", 42, [], ["a", "list"], True, {}])
-def test_record_that_is_not_an_object_is_rejected_alone(kiosk: KioskApi, endpoint: Endpoint,
-                                                        record: Any) -> None:
-    body = send(kiosk, endpoint, [record, endpoint.record()])
-    assert statuses(body) == ["rejected", "accepted"]
-    assert body["results"][0]["client_uuid"] is None
-    assert body["results"][0]["reason"]
+def test_each_invalid_play_is_rejected_with_its_reason(kiosk: KioskApi, play_record: Record,
+                                                       database: Database) -> None:
+    bad = [play_record(**change) for change, _ in INVALID_PLAYS]
+    response = kiosk.post("/api/v1/plays", {"records": interleaved(bad, play_record)})
+    assert_rejected_beside_accepted(response.json, [blamed for _, blamed in INVALID_PLAYS])
+    assert database.count(PlayEvent) == len(INVALID_PLAYS)
+
+
+NOT_OBJECTS = [None, "a string", 42, 1.5, [], ["a", "list"], True, {}]
+
+
+def test_record_that_is_not_an_object_is_rejected_alone(kiosk: KioskApi,
+                                                        endpoint: Endpoint) -> None:
+    body = send(kiosk, endpoint, interleaved(NOT_OBJECTS, endpoint.record))
+    assert_rejected_beside_accepted(body, [""] * len(NOT_OBJECTS))
+    assert all(r["client_uuid"] is None for r in body["results"][0::2])
 
 
 def test_empty_batch_is_fine(kiosk: KioskApi, endpoint: Endpoint) -> None:
