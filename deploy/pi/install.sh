@@ -103,6 +103,14 @@ next boot. Run 'sudo signage-maintenance off && sudo reboot', then this script a
   fi
 }
 
+writable_boot() {  # the boot partition is mounted read-only once installed; edits need rw
+  [[ -z $root ]] || return 0
+  if findmnt -n -o OPTIONS "$boot" 2>/dev/null | tr ',' '\n' | grep -qx ro; then
+    mount -o remount,rw "$boot"
+    echo "remounted $boot read-write for this change (read-only again at the next boot)"
+  fi
+}
+
 # -- file actions (idempotent, honour --root) ------------------------------------------------
 
 put() {  # put DEST MODE SOURCE-FILE: DEST gets exactly SOURCE's bytes and MODE
@@ -115,23 +123,17 @@ put() {  # put DEST MODE SOURCE-FILE: DEST gets exactly SOURCE's bytes and MODE
     state=changed
   fi
   changed=$((changed + 1))
-  [[ $dest == "$UNIT_DIR"/* ]] && units_changed=1
+  [[ $dest == "$UNIT_DIR"/* || $dest == /etc/fstab ]] && units_changed=1
   if ! applying_files; then
     echo "would write $dest ($state)"
     return
   fi
   before_change "$dest"
+  [[ $dest == "$boot"/* ]] && writable_boot
   mkdir -p "$(dirname "$path")"
   install -m "$mode" "$source" "$path.signage-new"
   mv -f "$path.signage-new" "$path"
   echo "wrote $dest ($state)"
-}
-
-put_text() {  # put_text DEST MODE TEXT
-  local tmp
-  tmp=$(mktemp "$work/put.XXXXXX")
-  printf '%s' "$3" >"$tmp"
-  put "$1" "$2" "$tmp"
 }
 
 symlink() {  # symlink DEST TARGET
