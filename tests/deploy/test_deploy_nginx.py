@@ -2,8 +2,9 @@
 serves ``/media/`` through X-Accel-Redirect the way docs/api.md promises.
 
 The site is used as written; only what a test cannot have is swapped: the certificate (a
-self-signed one made here), the ports, the upstream (a fake app that answers like
-signage_server's media view with MEDIA_ACCEL_REDIRECT set) and the media folder.
+self-signed one made here), the ports (free loopback ones, so neither root nor a running
+nginx is needed), the upstream (a fake app that answers like signage_server's media view with
+MEDIA_ACCEL_REDIRECT set) and the media folder.
 """
 
 from __future__ import annotations
@@ -61,19 +62,32 @@ def certificate(installed: Callable[[str], str],
     return cert, key
 
 
-def with_certificate(text: str, certificate: tuple[Path, Path]) -> str:
+def site_for_test(text: str, certificate: tuple[Path, Path], https_port: int, http_port: int,
+                  upstream_port: int | None = None, media: Path | None = None) -> str:
+    """The site with the test certificate and loopback ports (nginx binds its ports even for
+    ``-t``); with ``upstream_port`` and ``media`` also the fake app and the media folder."""
     cert, key = certificate
     live = f"/etc/letsencrypt/live/{HOST}"
-    assert f"{live}/fullchain.pem" in text and f"{live}/privkey.pem" in text
-    return (text.replace(f"{live}/fullchain.pem", str(cert))
-            .replace(f"{live}/privkey.pem", str(key)))
+    swaps = {f"{live}/fullchain.pem": str(cert), f"{live}/privkey.pem": str(key),
+             "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+             "listen 80;": f"listen 127.0.0.1:{http_port};",
+             "listen [::]:443 ssl http2;": "", "listen [::]:80;": ""}
+    if upstream_port is not None:
+        swaps["server 127.0.0.1:8000;"] = f"server 127.0.0.1:{upstream_port};"
+    if media is not None:
+        swaps["/var/lib/signage-server/media/"] = f"{media}/"
+    for old, new in swaps.items():
+        assert old in text, f"the site no longer contains {old!r}"
+        text = text.replace(old, new)
+    return text
 
 
 def test_nginx_accepts_the_site(installed: Callable[[str], str], deploy_dir: Path,
-                                certificate: tuple[Path, Path], tmp_path: Path) -> None:
+                                certificate: tuple[Path, Path], free_port: Callable[[], int],
+                                tmp_path: Path) -> None:
     nginx = installed("nginx")
     site = tmp_path / "signage.conf"
-    site.write_text(with_certificate(site_text(deploy_dir), certificate))
+    site.write_text(site_for_test(site_text(deploy_dir), certificate, free_port(), free_port()))
     (tmp_path / "nginx.conf").write_text(main_config(tmp_path, site, daemon=True))
 
     result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c",
@@ -149,12 +163,8 @@ def running_site(installed: Callable[[str], str], deploy_dir: Path,
     process = None
     for _attempt in range(3):
         site = Site(free_port(), free_port())
-        text = (with_certificate(site_text(deploy_dir), certificate)
-                .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{site.https_port} ssl http2;")
-                .replace("listen 80;", f"listen 127.0.0.1:{site.http_port};")
-                .replace("listen [::]:443 ssl http2;", "").replace("listen [::]:80;", "")
-                .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app.server_port};")
-                .replace("/var/lib/signage-server/media/", f"{media}/"))
+        text = site_for_test(site_text(deploy_dir), certificate, site.https_port,
+                             site.http_port, app.server_port, media)
         (folder / "signage.conf").write_text(text)
         (folder / "nginx.conf").write_text(main_config(folder, folder / "signage.conf",
                                                        daemon=False))
