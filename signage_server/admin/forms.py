@@ -182,6 +182,12 @@ class ExportForm(FlaskForm):
     reason = TextAreaField(_l("Reason (required with personal data)"),
                            validators=[Optional(), Length(max=500)])
 
-    def validate_reason(self, field: TextAreaField) -> None:
-        if self.reveal.data and len((field.data or "").strip()) < 5:
-            raise ValidationError(_l("Say why you need personal data (at least 5 characters)."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        """A reason is required with personal data (checked here: ``Optional`` would stop
+        a field validator on an empty reason)."""
+        valid = super().validate(extra_validators)
+        if self.reveal.data and len((self.reason.data or "").strip()) < 5:
+            self.reason.errors = [*self.reason.errors,
+                                  _l("Say why you need personal data (at least 5 characters).")]
+            return False
+        return valid
