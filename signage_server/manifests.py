@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from .extensions import db
@@ -133,14 +133,19 @@ class PollState:
         return self.cached_version is not None and self.cached_generation == self.generation
 
 
+#: The fast path's one query, built once: only the token hash changes from poll to poll.
+_POLL_STATE = (
+    select(Kiosk.id, Kiosk.venue_id, Kiosk.manifest_generation, Kiosk.manifest_version,
+           select(ManifestGeneration.value)
+           .where(ManifestGeneration.id == GENERATION_ROW).scalar_subquery())
+    .where(Kiosk.token_hash == bindparam("token_hash"), Kiosk.revoked_at.is_(None)))
+
+
 def poll_state(token_hash: str) -> PollState | None:
-    generation = (select(ManifestGeneration.value)
-                  .where(ManifestGeneration.id == GENERATION_ROW).scalar_subquery())
-    row = db.session.execute(
-        select(Kiosk.id, Kiosk.venue_id, Kiosk.manifest_generation, Kiosk.manifest_version,
-               generation)
-        .where(Kiosk.token_hash == token_hash, Kiosk.revoked_at.is_(None))
-    ).first()
+    """Read on every request, never cached in the process, so a revoked token stops at once.
+    Plain columns, so Core on the session's connection: building the statement and the
+    ORM's handling of it took two thirds of this function's CPU (docs/benchmarks.md)."""
+    row = db.session.connection().execute(_POLL_STATE, {"token_hash": token_hash}).first()
     return None if row is None else PollState(*row)
 
 
