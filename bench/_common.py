@@ -15,11 +15,14 @@ Only 127.0.0.1 is ever contacted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
+import resource
 import shutil
 import signal
 import socket
@@ -29,7 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -294,12 +297,6 @@ def temp_folder(prefix: str) -> Iterator[Path]:
 # gunicorn
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def _proc_cpu(pid: int) -> float:
     """utime + stime of a process, in seconds (0 if it is gone)."""
     try:
@@ -309,9 +306,18 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@functools.cache
+def _gunicorn_options() -> set[str]:
+    """The long options this gunicorn knows (``--no-control-socket`` is new in 23)."""
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "--help"], capture_output=True,
+                          text=True, check=False, timeout=60)
+    return set(re.findall(r"(--[a-z][a-z0-9-]+)", done.stdout))
+
+
 @dataclass
 class Gunicorn:
-    """``gunicorn APP`` on a free loopback port, stopped on exit."""
+    """``gunicorn APP`` on loopback, stopped on exit. It binds port 0 and the port it got is
+    read from its log, so two benchmarks (or two engineers) never race for a port."""
 
     app: str
     env: dict[str, str]
@@ -319,20 +325,30 @@ class Gunicorn:
     workers: int = 2
     worker_class: str = "sync"
     threads: int = 1
-    port: int = field(default_factory=free_port)
+    port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def log(self) -> Path:
-        return self.log_dir / f"gunicorn-{self.port}.log"
+        return self.log_dir / f"gunicorn-{id(self)}.log"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:{self.port}",
+        tmp = "/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir()
+        extra = ["--no-control-socket"] if "--no-control-socket" in _gunicorn_options() else []
+        return [sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:0",
                 "--workers", str(self.workers), "--worker-class", self.worker_class,
-                "--threads", str(self.threads), "--log-level", "warning",
-                "--error-logfile", str(self.log), "--worker-tmp-dir", "/dev/shm"
-                if Path("/dev/shm").is_dir() else tempfile.gettempdir(),
-                "--timeout", "120", "--graceful-timeout", "5", "--chdir", str(REPO), self.app]
+                "--threads", str(self.threads), "--log-level", "info",
+                "--error-logfile", str(self.log), "--worker-tmp-dir", tmp,
+                "--timeout", "120", "--graceful-timeout", "5", "--chdir", str(REPO),
+                *extra, self.app]
+
+    def _listening_port(self) -> int:
+        with contextlib.suppress(OSError):
+            found = re.search(rf"Listening at: http://{re.escape(HOST)}:(\d+)",
+                              self.log.read_text(errors="replace"))
+            if found:
+                return int(found.group(1))
+        return 0
 
     def __enter__(self) -> Gunicorn:
         self.process = subprocess.Popen(self.command(), env=self.env, cwd=REPO,
@@ -342,13 +358,13 @@ class Gunicorn:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn {self.app} exited:\n{self.log_tail()}")
-            try:
-                request_json(self.port, "GET", "/__bench_ready__")
-            except OSError:
-                time.sleep(0.1)
-                continue
-            if len(self.worker_pids()) >= self.workers:
-                break
+            self.port = self.port or self._listening_port()
+            if self.port and len(self.worker_pids()) >= self.workers:
+                try:
+                    request_json(self.port, "GET", "/__bench_ready__")
+                    break
+                except OSError:
+                    pass
             time.sleep(0.1)
         else:
             self.__exit__()
@@ -371,6 +387,15 @@ class Gunicorn:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def errors(self) -> list[str]:
+        """Lines of the log that report errors (tracebacks, ERROR, worker timeouts)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines()
+                if "Traceback" in line or "[ERROR]" in line or "[CRITICAL]" in line]
 
     def worker_pids(self) -> list[int]:
         if self.process is None:
@@ -614,6 +639,7 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     errors: dict[str, int]
+    cpu: float  # CPU seconds wrk itself used
 
     @property
     def rate(self) -> float:
@@ -628,6 +654,7 @@ def run_wrk(url: str, lua_request: str, expected_status: int, duration: float,
         raise RuntimeError(WRK_MISSING)
     script = workdir / f"wrk-{os.getpid()}-{time.monotonic_ns()}.lua"
     script.write_text(f"EXPECTED_STATUS = {expected_status}\n{lua_request}\n{WRK_REPORT}")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         done = subprocess.run(
             [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s",
@@ -635,6 +662,8 @@ def run_wrk(url: str, lua_request: str, expected_status: int, duration: float,
             capture_output=True, text=True, timeout=duration + 60, check=False)
     finally:
         script.unlink(missing_ok=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             data = json.loads(line.removeprefix("BENCH_JSON "))
@@ -643,7 +672,7 @@ def run_wrk(url: str, lua_request: str, expected_status: int, duration: float,
                 unexpected=data["unexpected"], p50_ms=data["p50_us"] / 1000,
                 p99_ms=data["p99_us"] / 1000,
                 errors={k: data[k] for k in ("connect", "read", "write", "status", "timeout")
-                        if data[k]})
+                        if data[k]}, cpu=cpu)
     raise RuntimeError(f"wrk gave no report (exit {done.returncode}):\n{done.stdout}\n"
                        f"{done.stderr}")
 

@@ -23,6 +23,7 @@ import json
 import os
 import random
 import sys
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -188,27 +189,27 @@ def run_database(kind: str, args: argparse.Namespace) -> dict[str, dict[str, flo
                     for mode in ("unique", "resend"):
                         for name in order:
                             cpu0, db0 = apps[name].cpu_seconds(), pg_cpu()
-                            all0 = machine_busy_seconds()
+                            all0, began = machine_busy_seconds(), time.monotonic()
                             res = loads[name].run(work, extract=("accepted", "duplicates",
                                                                  "inserted"))
                             cpu = apps[name].cpu_seconds() - cpu0
                             pg = pg_cpu() - db0
                             other = machine_busy_seconds() - all0 - cpu - pg - res.client_cpu
+                            spent = (time.monotonic() - began) * cores  # CPU shares: of this
                             s = series[(name, mode)]
                             s.rates.append(res.requests * args.batch_size / res.wall)
                             s.latencies.extend(res.latencies)
-                            s.worker_cpu.append(cpu / res.wall / cores)
-                            s.db_cpu.append(pg / res.wall / cores)
-                            s.client_cpu.append(res.client_cpu / res.wall / cores)
-                            s.other_cpu.append(max(0.0, other) / res.wall / cores)
+                            s.worker_cpu.append(cpu / spent)
+                            s.db_cpu.append(pg / spent)
+                            s.client_cpu.append(res.client_cpu / spent)
+                            s.other_cpu.append(max(0.0, other) / spent)
                             s.problems.extend(check(name, mode, res.extracted, res.statuses,
                                                     total, res.errors))
             finally:
                 for load in loads.values():
                     load.close()
             for app in apps.values():
-                errors = [line for line in app.log_tail(200).splitlines()
-                          if "Traceback" in line or "ERROR" in line]
+                errors = app.errors()
                 if errors:
                     say(f"warning: {app.app} logged errors, e.g. {errors[0]}")
     return report(kind, args, series)
