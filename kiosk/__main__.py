@@ -121,7 +121,8 @@ def enroll(layout: DataLayout, config: KioskConfig, code: str, server: str,
         server_url=client.base_url, kiosk_id=int(answer["kiosk_id"]),
         venue_id=int(answer["venue_id"]), token=str(answer["token"]),
         server_public_key=str(answer["server_public_key"]),
-        presence_secret=str(answer["presence_secret"]))
+        presence_secret=str(answer["presence_secret"]),
+        mqtt_url=str(answer.get("mqtt_url") or ""))
     config_module.save_credentials(layout, credentials)
     summary = {"kiosk_id": credentials.kiosk_id, "venue_id": credentials.venue_id,
                "server_url": credentials.server_url, "data_dir": str(layout.root)}
@@ -152,7 +153,7 @@ def status_facts(layout: DataLayout, config: KioskConfig) -> dict[str, Any]:
         "kiosk_id": credentials.kiosk_id if credentials else None,
         "venue_id": credentials.venue_id if credentials else None,
         "server_url": config_module.server_url_of(config, credentials) or None,
-        "mqtt": bool(config.mqtt_url),
+        "mqtt": bool(config.mqtt_url or (credentials.mqtt_url if credentials else "")),
         "data_dir": str(layout.root),
         "last_sync_at": None, "manifest_version": None, "clock_offset_s": None,
         "unsynced": {"plays": 0, "checkins": 0}, "rejected": 0,
@@ -249,7 +250,8 @@ def sync_side(layout: DataLayout, config: KioskConfig, credentials: Credentials 
         device = Device(kiosk_version(), layout.root, disk_free)
         sync = Sync(client, journal, cache, events, SyncSettings.from_config(config), device,
                     player=player)
-        waker = MqttWaker.from_url(config.mqtt_url, sync.wake, credentials.kiosk_id)
+        waker = MqttWaker.from_url(config.mqtt_url or credentials.mqtt_url, sync.wake,
+                                   credentials.kiosk_id)
         if waker is not None:
             sync.on_topics(waker.set_topics)
             waker.start()

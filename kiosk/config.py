@@ -242,6 +242,8 @@ class Credentials:
     token: str
     server_public_key: str
     presence_secret: str
+    #: The broker with this kiosk's own account; empty when the server has no broker.
+    mqtt_url: str = ""
 
 
 def save_credentials(layout: DataLayout, credentials: Credentials) -> None:
@@ -270,7 +272,8 @@ def load_credentials(layout: DataLayout) -> Credentials | None:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {layout.credentials}: {exc}") from exc
     try:
-        return Credentials(**{f.name: data[f.name] for f in fields(Credentials)})
+        return Credentials(**{f.name: data[f.name] for f in fields(Credentials)
+                              if f.name in data or f.default is MISSING})
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{layout.credentials} is incomplete: {exc}") from exc
 

@@ -24,6 +24,7 @@ from .extensions import db
 from .models import Area, User, Venue
 from .models.people import ROLES
 from .models.places import AREA_KINDS, MAX_RETENTION_DAYS, PRIVACY_MODES, VENUE_KINDS
+from .mqtt_acl import mqtt_group
 from .passwords import hash_password
 from .reports.commands import poster_command, report_group
 
@@ -285,8 +286,8 @@ def purge_command(as_json: bool) -> None:
           f"personal data removed from {result.checkins} check-ins in {result.venues} venues")
 
 
-COMMANDS = (purge_command, db_group, area_group, venue_group, user_group, kiosk_group, media_group,
-            playlist_group, report_group, poster_command)
+COMMANDS = (purge_command, db_group, area_group, venue_group, user_group, kiosk_group,
+            media_group, playlist_group, report_group, poster_command, mqtt_group)
 
 
 def register(app: Flask) -> None:

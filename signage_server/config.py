@@ -56,6 +56,9 @@ SETTINGS: tuple[Setting, ...] = (
             "App Store link to the app."),
     Setting("MQTT_URL", "",
             "mqtt://user:pass@host:port of the broker for instant push. Empty: kiosks poll only."),
+    Setting("MQTT_KIOSK_URL", "",
+            "mqtt[s]://host:port at which kiosks reach the broker. Empty: MQTT_URL's host "
+            "and port. Each kiosk gets its own account in it at enrollment."),
     Setting("MQTT_TOPIC_PREFIX", "signage", "Prefix of every MQTT topic."),
     Setting("MANIFEST_POLL_SECONDS", 30, "How often kiosks poll the manifest (told in it)."),
     Setting("HEARTBEAT_SECONDS", 60, "How often kiosks send a heartbeat (told in the manifest)."),

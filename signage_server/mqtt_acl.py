@@ -31,7 +31,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import click
 from flask import current_app
@@ -161,6 +161,20 @@ def server_account(mqtt_url: str) -> tuple[str, str]:
         raise ValueError("SIGNAGE_MQTT_URL must name the server's broker account, "
                          "like mqtt://signage-server:PASSWORD@127.0.0.1:1883")
     return unquote(parts.username), unquote(parts.password)
+
+
+def kiosk_url(config: Mapping[str, Any], kiosk_id: int) -> str | None:
+    """The broker URL with this kiosk's own account, handed over at enrollment; None when
+    the server has no broker configured."""
+    server_url = config.get("MQTT_URL") or ""
+    if not server_url:
+        return None
+    parts = urlsplit(config.get("MQTT_KIOSK_URL") or server_url)
+    secret = config["SECRET_KEY"]
+    user = quote(kiosk_username(kiosk_id), safe="")
+    password = quote(kiosk_password(secret, kiosk_id), safe="")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{user}:{password}@{parts.hostname}{port}"
 
 
 def export(out_dir: Path, server: tuple[str, str], kiosks: Iterable[KioskAccount],

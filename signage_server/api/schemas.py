@@ -61,6 +61,8 @@ class EnrollResponse(Strict):
                                                "fields with a libsodium SealedBox.")
     presence_secret: str = Field(description="HMAC key for the presence token, base64.")
     server_time: datetime
+    mqtt_url: str | None = Field(default=None, description="the broker with this kiosk's own "
+                                 "account (mqtt://user:password@host:port); null without MQTT")
 
 
 class CheckInRecord(Strict):

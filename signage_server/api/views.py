@@ -9,7 +9,7 @@ from flask import Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
-from .. import fleet, heartbeats, ingest, manifests
+from .. import fleet, heartbeats, ingest, manifests, mqtt_acl
 from ..errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from ..extensions import db
 from ..keys import public_key_b64
@@ -66,6 +66,7 @@ def enroll() -> Response:
         "kiosk_id": result.kiosk_id, "venue_id": result.venue_id, "token": result.token,
         "server_public_key": public_key_b64(keys), "presence_secret": fleet.b64(
             result.presence_secret), "server_time": iso(now()),
+        "mqtt_url": mqtt_acl.kiosk_url(current_app.config, result.kiosk_id),
     })
 
 
