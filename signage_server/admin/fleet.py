@@ -86,7 +86,8 @@ class Row:
 
 
 def _current_items(kiosks: list[Kiosk]) -> dict[str, str]:
-    shas = {str((k.status or {}).get("current_item", {}).get("sha256") or "") for k in kiosks}
+    shas = {str(((k.status or {}).get("current_item") or {}).get("sha256") or "")
+            for k in kiosks}
     shas.discard("")
     if not shas:
         return {}

@@ -208,3 +208,11 @@ def test_many_kiosks_are_paged(app: Flask, admin: FlaskClient, town: Town) -> No
     first = admin.get("/admin/kiosks").get_data(as_text=True)
     assert "Trang 1/2" in first
     assert "Trang 2/2" in admin.get("/admin/kiosks?page=2").get_data(as_text=True)
+
+
+def test_a_minimal_heartbeat_shows_dashes(admin: FlaskClient, town: Town,
+                                          kiosk_at: Callable[[int], KioskApi]) -> None:
+    kiosk = kiosk_at(town.venue)
+    assert kiosk.post("/api/v1/heartbeat", {"version": "1", "uptime_s": 0}).status_code == 200
+    page = admin.get(f"/admin/kiosks?venue={town.venue}").get_data(as_text=True)
+    assert f'href="/admin/kiosks/{kiosk.kiosk_id}"' in page
