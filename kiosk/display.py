@@ -120,8 +120,10 @@ class Display:
         self._window: sdl2.Window | None = None
         self._renderer: sdl2.Renderer | None = None
         self._video: YuvTexture | _RgbTexture | None = None
-        self._still: tuple[int, sdl2.Texture] | None = None
+        self._textures: dict[PictureSource | Slide, sdl2.Texture] = {}
         self._bar: tuple[BarContent, sdl2.Texture] | None = None
+        self._keeps_picture = False  # software rendering: the last picture stays in place
+        self._drawn: tuple[Source | None, BarContent] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class Display:
         self.layout = screen_layout(self.logical, self.layout.bar_position)
         yuv = YuvTexture.attach(self._window.id)
         self._video = yuv if yuv is not None else _RgbTexture(self._renderer)
+        self._keeps_picture = yuv is not None and not yuv.accelerated
         renderer_name = yuv.renderer_name if yuv else "pygame"
         log.info(
             "screen %dx%d (%s, rotation %d, renderer %s, video via %s)",
@@ -161,7 +164,8 @@ class Display:
         self.qr_codes.close()
         if isinstance(self._video, YuvTexture):
             self._video.close()
-        self._video = self._still = self._bar = None
+        self._textures.clear()
+        self._video = self._bar = self._drawn = None
         self._fonts.clear()
         self._renderer = None
         if self._window is not None:
@@ -193,22 +197,49 @@ class Display:
         bar: BarContent,
         capture: bool = False,
     ) -> Capture | None:
-        """Draw one whole picture and show it; ``frame`` is a new video frame, if any (the
-        last one uploaded stays otherwise). With ``capture``, the picture is also copied
-        (upright) before it is shown."""
+        """Draw a picture and show it; ``frame`` is a new video frame, if any (the last one
+        uploaded stays otherwise). With ``capture``, the picture is also copied (upright)
+        before it is shown.
+
+        An accelerated renderer redraws everything every time (its back buffer is undefined
+        after a present, and the GPU does not mind). The software renderer draws into the
+        window's own surface, which keeps the last picture: when only the video frame
+        changed, only the video is drawn — clearing and copying a 1080p screen would cost
+        more than converting the frame itself.
+        """
         assert self._renderer is not None, "open() first"
         if bar.position != self.layout.bar_position:
             self.layout = screen_layout(self.logical, bar.position)
-        self._renderer.draw_color = (*BACKGROUND, 255)
-        self._renderer.clear()
-        if isinstance(main, VideoSource):
+            self._drawn = None
+        unchanged = self._keeps_picture and self._drawn == (main, bar)
+        if unchanged and isinstance(main, VideoSource) and frame is not None:
             self._draw_video(main, frame)
-        elif main is not None:
-            self._draw_still(main)
-        self._draw_bar(bar)
+        else:
+            self._renderer.draw_color = (*BACKGROUND, 255)
+            self._renderer.clear()
+            if isinstance(main, VideoSource):
+                self._draw_video(main, frame)
+            elif main is not None:
+                self._draw_still(main)
+            self._draw_bar(bar)
+        self._drawn = (main, bar)
         snapshot = self._capture() if capture else None
         self._renderer.present()
         return snapshot
+
+    def prepare(self, source: Source) -> None:
+        """Get ``source`` ready to be drawn in no time (call it once it is ``ready``, while
+        another item plays): its texture exists, so the switch to it only draws."""
+        if isinstance(source, VideoSource):
+            if isinstance(self._video, YuvTexture) and source.error is None:
+                self._video.prepare(source.size)
+        elif source.error is None:
+            self._still_texture(source)
+
+    def release(self, source: Source) -> None:
+        """Forget ``source``'s texture (the item is gone)."""
+        if not isinstance(source, VideoSource):
+            self._textures.pop(source, None)
 
     def slide(self, item: Item, install_link: str) -> Slide:
         """Paint a QR or text slide for the main zone; a QR slide without its own link
@@ -249,14 +280,20 @@ class Display:
         self._video.draw(dest.as_tuple(), angle)
 
     def _draw_still(self, source: PictureSource | Slide) -> None:
-        assert self._renderer is not None
-        if self._still is None or self._still[0] != id(source):
+        texture = self._still_texture(source)
+        if texture is not None:
+            self._draw(texture, fit((texture.width, texture.height), self.layout.main))
+
+    def _still_texture(self, source: PictureSource | Slide) -> sdl2.Texture | None:
+        texture = self._textures.get(source)
+        if texture is None:
             surface = _surface_of(source)
             if surface is None:
-                return
-            self._still = (id(source), sdl2.Texture.from_surface(self._renderer, surface))
-        texture = self._still[1]
-        self._draw(texture, fit((texture.width, texture.height), self.layout.main))
+                return None
+            assert self._renderer is not None
+            texture = self._textures[source] = sdl2.Texture.from_surface(self._renderer, surface)
+            source.close()  # the texture holds the picture now: free the pixels
+        return texture
 
     def _draw_bar(self, content: BarContent) -> None:
         assert self._renderer is not None
@@ -456,6 +493,8 @@ def _width(font: pygame.font.Font) -> Callable[[str], int]:
 def _surface_of(source: PictureSource | Slide) -> pygame.Surface | None:
     if isinstance(source, Slide):
         return source.surface
-    if not source.rgb:
+    if not source.pixels:
         return None
-    return pygame.image.frombuffer(source.rgb, source.size, "RGB")
+    surface = pygame.Surface(source.size)  # XRGB8888: the texture is then a plain copy
+    surface.get_buffer().write(source.pixels)
+    return surface

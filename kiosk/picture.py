@@ -3,7 +3,8 @@
 Decoding and scaling a 1080p poster takes tens of milliseconds; done on the screen thread it
 would cost a video playing at the same time a few late frames. Pillow releases the GIL while
 it decodes and resamples, so the screen thread keeps its pace. The result is RGB bytes of
-exactly the letterboxed size, ready to become a texture.
+exactly the letterboxed size, in the byte order of the renderer's textures (BGRX, that is
+XRGB8888 in a little-endian word), so that becoming a texture is a plain copy.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class PictureSource:
         self.box_size = box_size
         self.background = background
         self.size: tuple[int, int] = (0, 0)
-        self.rgb: bytes = b""
+        self.pixels: bytes = b""  # BGRX
         self.error: str | None = None
         self._ready = threading.Event()
         threading.Thread(target=self._load, name=f"picture:{path.name}", daemon=True).start()
@@ -44,12 +45,12 @@ class PictureSource:
         """Nothing moves in a poster: the start time does not matter."""
 
     def close(self) -> None:
-        self.rgb = b""
+        self.pixels = b""
 
     def _load(self) -> None:
         try:
             picture = self._fitted()
-            self.size, self.rgb = picture.size, picture.tobytes()
+            self.size, self.pixels = picture.size, picture.tobytes("raw", "BGRX")
         except PICTURE_ERRORS as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("poster %s: %s", self.path.name, self.error)

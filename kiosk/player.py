@@ -19,9 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,9 +29,10 @@ from kiosk.display import BACKGROUND, Display, Source
 from kiosk.display_options import DisplayOptions
 from kiosk.events import Event, MediaEnded, MediaFailed, PlayRecord, Quit, Tick
 from kiosk.ids import new_client_uuid
-from kiosk.manifest import Item, load_default
+from kiosk.manifest import Item, Programme, load_default
 from kiosk.picture import PictureSource
-from kiosk.snapshot import Capture, ScreenshotWriter, encode_png
+from kiosk.playback_meter import CurrentItem, PlaybackMeter, PlayerStatus, Transition
+from kiosk.snapshot import Snapshots
 from kiosk.state import (
     Close,
     Effect,
@@ -56,56 +55,7 @@ log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 10.0  # media not ready after this long is skipped as broken
 IDLE_WAKE_S = 0.25  # the longest sleep: window events and the stop flag are checked this often
 DECODER_POLL_S = 0.004  # how often to look again when the decoder has not caught up
-PNG_FRESH_S = 3.0  # latest_png reuses a capture younger than this
-PNG_WAIT_S = 1.0  # and waits this long for the screen thread to take a new one
 NOMINAL_INTERVAL_S = 1 / 30  # the reference frame interval when neither side is a video
-
-
-@dataclass(frozen=True)
-class CurrentItem:
-    id: int | None
-    kind: str
-    sha256: str | None
-
-
-@dataclass(frozen=True)
-class Transition:
-    """One item boundary: ``gap_ms`` past the outgoing item's due end until the incoming
-    item's first frame was shown; ``interval_ms`` is the frame interval it is judged by;
-    ``ready_margin_ms`` how long before that end the incoming item was ready (negative: the
-    outgoing item's last frame had to wait for it)."""
-
-    from_kind: str
-    to_kind: str
-    gap_ms: float
-    interval_ms: float
-    ready_margin_ms: float
-
-
-@dataclass(frozen=True)
-class TransitionSummary:
-    count: int = 0
-    max_ms: float | None = None
-    mean_ms: float | None = None
-    last_ms: float | None = None
-    over_interval: int = 0
-
-
-@dataclass(frozen=True)
-class PlayerStatus:
-    """What the heartbeat reports; a snapshot, safe to read from any thread."""
-
-    running: bool
-    current_item: CurrentItem | None
-    manifest_version: str | None
-    late_frames: int
-    frames_shown: int
-    fps: float
-    items_shown: int
-    items_failed: int
-    transitions: TransitionSummary
-    first_frame_s: float | None
-    last_error: str | None
 
 
 class Player:
@@ -134,14 +84,8 @@ class Player:
         self._default_content = default_content
         self._lock = threading.Condition()
         self._running = False
-        self._latest: Capture | None = None
-        self._capture_wanted = False
-        self._late_closed = 0
-        self._frames = 0
-        self._fps = 0.0
-        self._transitions: deque[Transition] = deque(maxlen=1000)
-        self._summary = TransitionSummary()
-        self._first_frame_s: float | None = None
+        self._snapshots = Snapshots(display_options.screenshot, display_options.screenshot_every)
+        self.meter = PlaybackMeter(monotonic())
         self._last_error: str | None = None
         self._state: PlayerState | None = None
         self._screen: _Screen | None = None
@@ -151,43 +95,36 @@ class Player:
     def status(self) -> PlayerStatus:
         with self._lock:
             state, screen = self._state, self._screen
-            late = self._late_closed
+            late = 0
             if screen is not None and isinstance(screen.source, VideoSource):
-                late += screen.source.late
+                late = screen.source.late
             item = state.current.showing.item if state and state.current else None
-            return PlayerStatus(
-                running=self._running,
-                current_item=_current_item(item),
-                manifest_version=state.programme.version if state else None,
-                late_frames=late,
-                frames_shown=self._frames,
-                fps=round(self._fps, 2),
-                items_shown=state.counters.shown if state else 0,
-                items_failed=state.counters.failed if state else 0,
-                transitions=self._summary,
-                first_frame_s=self._first_frame_s,
-                last_error=self._last_error,
-            )
+            running = self._running
+            error = self._last_error
+        figures = self.meter.figures(late)
+        return PlayerStatus(
+            running=running,
+            current_item=_current_item(item),
+            manifest_version=state.programme.version if state else None,
+            late_frames=figures.late_frames,
+            frames_shown=figures.frames_shown,
+            fps=figures.fps,
+            items_shown=state.counters.shown if state else 0,
+            items_failed=state.counters.failed if state else 0,
+            transitions=figures.transitions,
+            first_frame_s=figures.first_frame_s,
+            last_error=error,
+        )
 
     def transitions(self) -> list[Transition]:
         """Every item boundary measured so far (the last thousand)."""
-        with self._lock:
-            return list(self._transitions)
+        return self.meter.transitions()
 
     def latest_png(self, max_width: int = 480) -> bytes | None:
         """A PNG of what is on screen, at most ``max_width`` wide; None before the first
-        picture. The screen thread takes a new capture when asked (at most one every few
+        picture. The screen thread takes a new copy when asked (at most one every few
         seconds); the PNG is compressed here, in the caller's thread."""
-        with self._lock:
-            if not self._fresh() and self._running:
-                self._capture_wanted = True
-                self._lock.wait_for(self._fresh, timeout=PNG_WAIT_S)
-            capture = self._latest
-        return encode_png(capture, max_width) if capture is not None else None
-
-    def _fresh(self) -> bool:
-        latest = self._latest
-        return latest is not None and time.monotonic() - latest.taken_at < PNG_FRESH_S
+        return self._snapshots.latest_png(max_width)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -195,10 +132,11 @@ class Player:
         """Show the loop until ``stop`` is set, a ``Quit`` event arrives or ``max_seconds``
         have passed."""
         started = self._monotonic()
+        self.meter = PlaybackMeter(started)
         display = Display(self.options)
         display.open()
-        writer = ScreenshotWriter(self.options.screenshot) if self.options.screenshot else None
-        screen = _Screen(display, writer, started)
+        self._snapshots.start(started)
+        screen = _Screen(display, self._snapshots, started)
         with self._lock:
             self._state = initial_state(load_default(self._default_content))
             self._screen, self._running = screen, True
@@ -227,7 +165,7 @@ class Player:
             self._poll_media(screen, now)
             self._step(Tick(), now)
             self._draw(screen, self._now())
-            self._open_deferred(screen)
+            self._after_draw(screen)
             self._wait(screen)
         except Exception as exc:  # keep the last good picture on screen, whatever happened
             message = f"{type(exc).__name__}: {exc}"
@@ -265,6 +203,8 @@ class Player:
         match effect:
             case Open(showing=showing):
                 screen.deferred.append(showing)
+                if self._state is None or self._state.current is None:
+                    self._open_deferred(screen)  # nothing on screen to protect: start now
             case Show(showing=showing):
                 self._show(screen, showing.serial, now)
             case Close(serial=serial):
@@ -274,9 +214,17 @@ class Player:
             case Note(message=message):
                 log.info("%s", message)
 
+    def _after_draw(self, screen: _Screen) -> None:
+        """Work for the next item, done once this turn's picture is on screen: opening its
+        media (painting a slide, starting a decoder) and, once it is ready, making its
+        texture. Either would otherwise hold back a frame or an item's first picture."""
+        self._open_deferred(screen)
+        while screen.to_prepare:
+            source = screen.sources.get(screen.to_prepare.pop())
+            if source is not None:
+                screen.display.prepare(source)
+
     def _open_deferred(self, screen: _Screen) -> None:
-        """Open the next item's media only once this turn's picture is on screen: painting a
-        slide or starting a decoder must not hold back the first frame of an item."""
         while screen.deferred:
             showing = screen.deferred.pop(0)
             state = self._state
@@ -307,7 +255,7 @@ class Player:
         source.start(now.mono)
         with self._lock:
             if isinstance(screen.source, VideoSource):
-                self._late_closed += screen.source.late
+                self.meter.clip_done(screen.source.late)
             screen.on_screen, screen.source = self._state.current, source
         item = self._state.current.showing.item
         log.debug("showing item %s (%s)", item.id, item.kind)
@@ -319,6 +267,7 @@ class Player:
         if source is None:
             return
         source.close()
+        screen.display.release(source)
 
     # -- media readiness -----------------------------------------------------------------
 
@@ -334,6 +283,7 @@ class Player:
                 self._step(MediaFailed(upcoming.serial, source.error), now)
             elif source is not None and source.ready:
                 screen.ready_at[upcoming.serial] = now.mono
+                screen.to_prepare.append(upcoming.serial)
                 self._step(MediaReady(upcoming.serial), now)
             elif now.mono - opened > OPEN_TIMEOUT_S:
                 reason = f"not ready in {OPEN_TIMEOUT_S:.0f} s"
@@ -359,8 +309,8 @@ class Player:
         assert state is not None
         source = screen.source
         frame = source.frame_due(now.mono) if isinstance(source, VideoSource) else None
-        bar = self._bar(state, now)
-        capture = self._capture_due(screen, now)
+        bar = self._bar(screen, state, now)
+        capture = screen.snapshots.due(now.mono)
         new_source = source is not screen.drawn_source
         if frame is None and not new_source and bar == screen.drawn_bar and not capture:
             return
@@ -369,14 +319,24 @@ class Player:
         shot = screen.display.render(source, frame, bar, capture=capture)
         shown_at = self._monotonic()
         screen.drawn_source, screen.drawn_bar = source, bar
-        self._count(screen, frame is not None, new_source and source is not None, shown_at)
+        new_item = new_source and source is not None
+        self.meter.shown(shown_at, frame is not None, new_item)
+        if new_item and screen.pending_gap is not None:
+            self.meter.transition(self._transition(screen, shown_at))
         if shot is not None:
-            self._keep(screen, shot)
+            screen.snapshots.keep(shot, shown_at)
 
-    def _bar(self, state: PlayerState, now: Moment) -> BarContent:
+    def _bar(self, screen: _Screen, state: PlayerState, now: Moment) -> BarContent:
+        """The bar's content, worked out again only when something it shows can have
+        changed: the programme, the item, the minute, the presence code's window."""
         item = state.current.showing.item if state.current else None
         when = state.venue_time(now)
-        return bar_content(state.programme, item, when, self._presence_secret, self._kiosk_id)
+        window = int(when.timestamp() // 30)
+        key, bar = screen.bar_key, screen.bar
+        if bar is None or key is None or key != (state.programme, item, window):
+            bar = bar_content(state.programme, item, when, self._presence_secret, self._kiosk_id)
+            screen.bar_key, screen.bar = (state.programme, item, window), bar
+        return bar
 
     def _prefetch_presence(self, state: PlayerState, now: Moment, screen: _Screen) -> None:
         """The next presence code is computed before its 30-second window begins."""
@@ -386,56 +346,17 @@ class Player:
         if later.checkin_url:
             screen.display.qr_codes.prefetch(later.checkin_url)
 
-    def _capture_due(self, screen: _Screen, now: Moment) -> bool:
-        with self._lock:
-            wanted = self._capture_wanted
-        file_due = screen.writer is not None and now.mono >= screen.next_screenshot
-        return wanted or file_due
-
-    def _keep(self, screen: _Screen, shot: Capture) -> None:
-        if screen.writer is not None and self._monotonic() >= screen.next_screenshot:
-            screen.writer.submit(shot)
-            screen.next_screenshot = self._monotonic() + self.options.screenshot_every
-        with self._lock:
-            self._latest, self._capture_wanted = shot, False
-            self._lock.notify_all()
-
-    def _count(self, screen: _Screen, new_frame: bool, new_item: bool, shown_at: float) -> None:
-        with self._lock:
-            if new_frame or new_item:
-                self._frames += 1
-                screen.fps_frames += 1
-            if shown_at - screen.fps_since >= 1.0:
-                self._fps = screen.fps_frames / (shown_at - screen.fps_since)
-                screen.fps_frames, screen.fps_since = 0, shown_at
-            if new_item and self._first_frame_s is None:
-                self._first_frame_s = shown_at - screen.started
-                log.info("first item on screen %.2f s after start", self._first_frame_s)
-            if new_item and screen.pending_gap is not None:
-                self._record_gap(screen, shown_at)
-
-    def _record_gap(self, screen: _Screen, shown_at: float) -> None:
+    def _transition(self, screen: _Screen, shown_at: float) -> Transition:
         assert screen.pending_gap is not None and screen.on_screen is not None
         outgoing, old_source, due, ready_at = screen.pending_gap
         screen.pending_gap = None
-        gap_ms = max(0.0, (shown_at - due) * 1000)
         interval = _interval(old_source) or _interval(screen.source) or NOMINAL_INTERVAL_S
-        transition = Transition(
+        return Transition(
             outgoing.showing.item.kind,
             screen.on_screen.showing.item.kind,
-            round(gap_ms, 2),
+            round(max(0.0, (shown_at - due) * 1000), 2),
             round(interval * 1000, 2),
             round((due - ready_at) * 1000, 2),
-        )
-        self._transitions.append(transition)
-        gaps = [t.gap_ms for t in self._transitions]
-        previous = self._summary
-        self._summary = TransitionSummary(
-            count=previous.count + 1,
-            max_ms=max(previous.max_ms or 0.0, transition.gap_ms),
-            mean_ms=round(sum(gaps) / len(gaps), 2),
-            last_ms=transition.gap_ms,
-            over_interval=previous.over_interval + (gap_ms > transition.interval_ms),
         )
 
     def _wait(self, screen: _Screen) -> None:
@@ -452,8 +373,8 @@ class Player:
         now = self._monotonic()
         venue_clock = self._clock() + (state.clock_offset_s or 0.0)
         wakes = [now + IDLE_WAKE_S, now + (60.0 - venue_clock % 60.0)]
-        if screen.writer is not None:
-            wakes.append(screen.next_screenshot)
+        if (shot_due := screen.snapshots.next_due()) is not None:
+            wakes.append(shot_due)
         if state.current is not None and state.current.until_mono is not None:
             wakes.append(state.current.until_mono)
         if state.upcoming is not None and not state.upcoming_ready:
@@ -473,10 +394,9 @@ class Player:
             self._close(screen, serial)
         with self._lock:
             if isinstance(screen.source, VideoSource):
-                self._late_closed += screen.source.late
+                self.meter.clip_done(screen.source.late)
             screen.source = None
-        if screen.writer is not None:
-            screen.writer.close()
+        screen.snapshots.close()
         screen.display.close()
         with self._lock:
             self._running = False
@@ -488,12 +408,13 @@ class _Screen:
     """What the loop keeps between turns besides the pure state: the media objects and the
     bookkeeping of what was drawn."""
 
-    def __init__(self, display: Display, writer: ScreenshotWriter | None, started: float):
+    def __init__(self, display: Display, snapshots: Snapshots, started: float):
         self.display = display
-        self.writer = writer
+        self.snapshots = snapshots
         self.started = started
         self.inbox: list[Event] = []
         self.deferred: list[Showing] = []
+        self.to_prepare: list[int] = []
         self.sources: dict[int, Source] = {}
         self.opened_at: dict[int, float] = {}
         self.reported: set[int] = set()
@@ -501,11 +422,10 @@ class _Screen:
         self.source: Source | None = None
         self.drawn_source: Source | None = None
         self.drawn_bar: BarContent | None = None
+        self.bar: BarContent | None = None
+        self.bar_key: tuple[Programme, Item | None, int] | None = None
         self.ready_at: dict[int, float] = {}
         self.pending_gap: tuple[OnScreen, Source | None, float, float] | None = None
-        self.next_screenshot = started
-        self.fps_since = started
-        self.fps_frames = 0
 
 
 def _record(played: Played) -> PlayRecord:

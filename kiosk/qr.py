@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
+from qrcode.exceptions import DataOverflowError
 
 QUIET_MODULES = 4  # the margin the QR standard asks for, in modules
 
@@ -57,21 +58,25 @@ class QrCache:
     def __init__(self, capacity: int = 64) -> None:
         self.capacity = capacity
         self._matrices: dict[str, QrMatrix] = {}
-        self._lock = threading.Lock()
+        self._computing: set[str] = set()
+        self._lock = threading.Condition()
         self._wanted: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def get(self, data: str) -> QrMatrix:
-        """The matrix for ``data``: from the cache, else computed now."""
+        """The matrix for ``data``: from the cache, from the thread computing it already,
+        else computed now."""
         with self._lock:
+            self._lock.wait_for(lambda: data not in self._computing, timeout=2.0)
             found = self._matrices.get(data)
         return found if found is not None else self._store(qr_matrix(data))
 
     def prefetch(self, data: str) -> None:
         """Compute ``data``'s matrix in the background unless it is cached already."""
         with self._lock:
-            if data in self._matrices:
+            if data in self._matrices or data in self._computing:
                 return
+            self._computing.add(data)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="qr", daemon=True)
                 self._thread.start()
@@ -86,11 +91,15 @@ class QrCache:
             if len(self._matrices) >= self.capacity:
                 self._matrices.pop(next(iter(self._matrices)))  # the oldest entry
             self._matrices[matrix.data] = matrix
+            self._computing.discard(matrix.data)
+            self._lock.notify_all()
         return matrix
 
     def _run(self) -> None:
         while (data := self._wanted.get()) is not None:
-            with self._lock:
-                cached = data in self._matrices
-            if not cached:
+            try:
                 self._store(qr_matrix(data))
+            except DataOverflowError:  # too long for any QR code: ``get`` will say so
+                with self._lock:
+                    self._computing.discard(data)
+                    self._lock.notify_all()

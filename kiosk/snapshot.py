@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +100,71 @@ class ScreenshotWriter:
             return
         self.written += 1
         self._last_error = None
+
+
+class Snapshots:
+    """When the screen thread should copy the screen, and what became of the copies.
+
+    Two customers: the ``--screenshot`` file, rewritten every ``every`` seconds, and
+    ``latest_png`` (the heartbeat's thumbnail), which asks for a fresh copy at most every
+    ``FRESH_S`` seconds and waits ``WAIT_S`` for the screen thread to take it.
+    """
+
+    FRESH_S = 3.0
+    WAIT_S = 1.0
+
+    def __init__(self, path: Path | None, every: float) -> None:
+        self.path = path
+        self.every = every
+        self.writer: ScreenshotWriter | None = None
+        self.next_file = 0.0
+        self._lock = threading.Condition()
+        self._latest: Capture | None = None
+        self._wanted = False
+        self._open = False
+
+    def start(self, now: float) -> None:
+        """The screen is up: copies can be asked for, the file is due at once."""
+        self.writer = ScreenshotWriter(self.path) if self.path is not None else None
+        self.next_file = now
+        with self._lock:
+            self._open = True
+
+    def due(self, now: float) -> bool:
+        """Should the picture drawn at ``now`` (monotonic) be copied?"""
+        with self._lock:
+            wanted = self._wanted
+        return wanted or (self.writer is not None and now >= self.next_file)
+
+    def next_due(self) -> float | None:
+        return self.next_file if self.writer is not None else None
+
+    def keep(self, shot: Capture, now: float) -> None:
+        if self.writer is not None and now >= self.next_file:
+            self.writer.submit(shot)
+            self.next_file = now + self.every
+        with self._lock:
+            self._latest, self._wanted = shot, False
+            self._lock.notify_all()
+
+    def latest_png(self, max_width: int) -> bytes | None:
+        """A PNG of the screen at most ``max_width`` wide (encoded in the caller's thread)."""
+        with self._lock:
+            if not self._fresh() and self._open:
+                self._wanted = True
+                self._lock.wait_for(self._fresh, timeout=self.WAIT_S)
+            capture = self._latest
+        return encode_png(capture, max_width) if capture is not None else None
+
+    def close(self) -> None:
+        """No more copies will come: nobody waits for one any more."""
+        with self._lock:
+            self._open = False
+            self._lock.notify_all()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def _fresh(self) -> bool:
+        latest = self._latest
+        return latest is not None and time.monotonic() - latest.taken_at < self.FRESH_S

@@ -1,10 +1,16 @@
 """Video decoding for the screen: PyAV in a worker thread, frames paced by the player.
 
 One ``VideoSource`` per showing. Its thread opens the file and decodes ahead into a small
-queue (``QUEUE_FRAMES`` frames: about 6 MB of 720p or 12 MB of 1080p YUV), so memory stays
+queue (``QUEUE_FRAMES`` frames: about 4 MB of 720p or 9 MB of 1080p YUV), so memory stays
 bounded however long the clip. The player creates the source for the *next* item while the
-current one plays; by the time the current ends, the next one's first frame is decoded and
-waiting, and the switch costs no more than uploading it (``ready`` says when).
+current one plays; by the time the current ends, the next one's first frames are decoded and
+waiting, and the switch costs no more than uploading one (``ready`` says when). Until it
+starts, a source holds only ``PREROLL_FRAMES`` frames.
+
+Decoding is single-threaded per clip (``configure``): frame threading would spread one
+clip over the cores but keeps a decoding context and frames per thread — about 13 MB more
+per 1080p decoder, with two decoders open around every switch — and delays the first frame
+by a frame per thread. One core decodes 1080p H.264 here in about 4 ms a frame.
 
 Frames stay in YUV 4:2:0 as decoded: the display uploads the three planes to a streaming
 texture and lets the renderer convert and scale them (see ``kiosk.display`` for the
@@ -30,7 +36,8 @@ import av
 
 log = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 4
+QUEUE_FRAMES = 3
+PREROLL_FRAMES = 2
 DEFAULT_FPS = Fraction(30)
 _PUT_POLL_S = 0.1
 VIDEO_ERRORS = (av.FFmpegError, OSError, ValueError, IndexError, MemoryError)
@@ -48,6 +55,11 @@ class Frame:
     def planes(self) -> tuple[tuple[int, int], ...]:
         """(address, line size) of the Y, U and V planes, for the texture upload."""
         return tuple((plane.buffer_ptr, plane.line_size) for plane in self.picture.planes)
+
+
+def configure(stream: av.video.stream.VideoStream) -> None:
+    """How every clip is decoded (the benchmark's ceiling decodes the same way)."""
+    stream.thread_type = "SLICE"
 
 
 class _EndOfStream:
@@ -71,6 +83,7 @@ class VideoSource:
         self.first_frame_s: float | None = None  # decode time of the first frame
         self._frames: queue.Queue[Frame | _EndOfStream] = queue.Queue(maxsize=queue_frames)
         self._ready = threading.Event()
+        self._started = threading.Event()
         self._stop = threading.Event()
         self._head: Frame | None = None
         self._eos = False
@@ -89,6 +102,7 @@ class VideoSource:
     def start(self, now: float) -> None:
         """The clip goes on screen at ``now`` (monotonic): its timeline starts here."""
         self._origin = now
+        self._started.set()
 
     def frame_due(self, now: float) -> Frame | None:
         """The newest frame due at ``now`` that was not handed out yet, or None."""
@@ -161,7 +175,7 @@ class VideoSource:
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
-                stream.thread_type = "AUTO"
+                configure(stream)
                 self._describe(stream)
                 count = self._decode_frames(container, stream, started)
             if count == 0 and not self._stop.is_set():
@@ -204,7 +218,14 @@ class VideoSource:
                 self.first_frame_s = time.perf_counter() - started
                 self._ready.set()
             count += 1
+            if count == PREROLL_FRAMES:
+                self._wait_for_start()
         return count
+
+    def _wait_for_start(self) -> None:
+        """Hold the preroll until the clip goes on screen (or is closed unseen)."""
+        while not self._started.wait(_PUT_POLL_S) and not self._stop.is_set():
+            pass
 
     def _put(self, item: Frame | _EndOfStream) -> bool:
         """Queue ``item``, waiting for room; False once the source was closed."""

@@ -78,14 +78,22 @@ def _bind(path: str) -> ctypes.CDLL:
 
 
 class YuvTexture:
-    """One streaming IYUV texture, re-created when the video size changes."""
+    """Streaming IYUV textures, one per video size (the last ``KEEP_SIZES`` sizes are kept).
+
+    Creating a 1080p texture allocates and clears tens of megabytes; done at an item
+    boundary it would hold the next clip's first frame back. ``prepare`` makes the texture
+    for the next clip's size while the current clip plays, and a loop that alternates two
+    sizes never creates one again.
+    """
+
+    KEEP_SIZES = 2
 
     def __init__(self, sdl: ctypes.CDLL, renderer: int, renderer_name: str) -> None:
         self._sdl = sdl
         self._renderer = renderer
         self.renderer_name = renderer_name
-        self._texture: int | None = None
-        self.size: tuple[int, int] = (0, 0)
+        self._textures: dict[tuple[int, int], int] = {}
+        self.size: tuple[int, int] = (0, 0)  # of the frame uploaded last
 
     @classmethod
     def attach(cls, window_id: int) -> YuvTexture | None:
@@ -113,42 +121,59 @@ class YuvTexture:
     def accelerated(self) -> bool:
         return self.renderer_name != "software"
 
+    def prepare(self, size: tuple[int, int]) -> None:
+        """Have a texture of ``size`` ready (cheap when it exists)."""
+        self._texture(size)
+
     def upload(self, size: tuple[int, int], planes: tuple[tuple[int, int], ...]) -> bool:
         """Copy the Y, U and V planes ((address, line size) each) of a ``size`` frame."""
-        if self._texture is None or size != self.size:
-            self._create(size)
-        if self._texture is None:
+        texture = self._texture(size)
+        if texture is None:
             return False
+        self.size = size
         (y, y_pitch), (u, u_pitch), (v, v_pitch) = planes
-        return (
-            self._sdl.SDL_UpdateYUVTexture(self._texture, None, y, y_pitch, u, u_pitch, v, v_pitch)
-            == 0
-        )
+        result = self._sdl.SDL_UpdateYUVTexture(texture, None, y, y_pitch, u, u_pitch, v, v_pitch)
+        return result == 0
 
     def draw(self, dest: tuple[int, int, int, int], angle: float) -> None:
-        """Draw the whole texture into ``dest``, rotated by ``angle`` degrees clockwise."""
-        if self._texture is not None:
+        """Draw the last uploaded frame into ``dest``, rotated by ``angle`` degrees clockwise."""
+        texture = self._textures.get(self.size)
+        if texture is not None:
             rect = _Rect(*dest)
             self._sdl.SDL_RenderCopyEx(
-                self._renderer, self._texture, None, ctypes.byref(rect), angle, None, 0
+                self._renderer, texture, None, ctypes.byref(rect), angle, None, 0
             )
 
     def close(self) -> None:
-        if self._texture is not None:
-            self._sdl.SDL_DestroyTexture(self._texture)
-            self._texture = None
+        for texture in self._textures.values():
+            self._sdl.SDL_DestroyTexture(texture)
+        self._textures.clear()
 
-    def _create(self, size: tuple[int, int]) -> None:
-        self.close()
+    def _texture(self, size: tuple[int, int]) -> int | None:
+        texture = self._textures.pop(size, None)
+        if texture is None:
+            texture = self._create(size)
+            if texture is None:
+                return None
+        self._textures[size] = texture  # most recently used last
+        while len(self._textures) > self.KEEP_SIZES:
+            oldest = next(iter(self._textures))
+            if oldest == self.size:  # never the one on screen
+                self._textures[oldest] = self._textures.pop(oldest)
+                oldest = next(iter(self._textures))
+            self._sdl.SDL_DestroyTexture(self._textures.pop(oldest))
+        return texture
+
+    def _create(self, size: tuple[int, int]) -> int | None:
         texture = self._sdl.SDL_CreateTexture(
             self._renderer, PIXELFORMAT_IYUV, TEXTUREACCESS_STREAMING, *size
         )
         if not texture:
             error = self._sdl.SDL_GetError() or b""
             log.warning("YUV texture %dx%d refused: %s", *size, error.decode("utf-8", "replace"))
-            return
+            return None
         # Linear filtering costs nothing on a GPU; the software renderer doubles its time
         # with it, and headless screenshots do not need it.
         mode = SCALE_LINEAR if self.accelerated else SCALE_NEAREST
         self._sdl.SDL_SetTextureScaleMode(texture, mode)
-        self._texture, self.size = texture, size
+        return int(texture)

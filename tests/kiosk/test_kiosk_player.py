@@ -18,7 +18,8 @@ from PIL import Image
 
 from kiosk.display_options import DisplayOptions
 from kiosk.events import ManifestReady, PlayRecord, Quit, SyncStatus
-from kiosk.player import PNG_WAIT_S, Player
+from kiosk.player import Player
+from kiosk.snapshot import Snapshots
 
 SHA_RED, SHA_BLUE = "1" * 64, "2" * 64
 
@@ -154,7 +155,7 @@ def test_quit_stops_the_loop(headless: None, content: Path) -> None:
     assert player.status().running is False
     asked = time.monotonic()
     player.latest_png()
-    assert time.monotonic() - asked < PNG_WAIT_S  # a stopped player is not waited for
+    assert time.monotonic() - asked < Snapshots.WAIT_S  # a stopped player is not waited for
 
 
 def test_a_broken_file_is_skipped(headless: None, content: Path) -> None:

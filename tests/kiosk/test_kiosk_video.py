@@ -51,6 +51,7 @@ def test_frames_come_at_their_time(video: VideoSource) -> None:
 
 def test_skipped_and_overdue_frames_count_as_late(video: VideoSource) -> None:
     video.frame_due(ORIGIN)
+    time.sleep(0.2)  # the decoder refills its queue
     frame = video.frame_due(ORIGIN + 3 * STEP + 0.001)
     assert frame is not None and frame.index == 3
     assert video.late == 2  # frames 1 and 2 never reached the screen
@@ -71,6 +72,10 @@ def test_the_clip_ends_after_its_last_frames_interval(video: VideoSource) -> Non
         shown.append(frame.index)
         assert not video.ended(now)
     assert shown == list(range(15))
+    deadline = time.monotonic() + 5
+    while video.end_due() is None:  # the decoder's end-of-stream mark is on its way
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
     assert video.end_due() == pytest.approx(ORIGIN + 15 * STEP)
     assert not video.ended(ORIGIN + 15 * STEP - 0.001)
     assert video.ended(ORIGIN + 15 * STEP)
