@@ -178,11 +178,48 @@ def databases(choice: str, pg_url: str) -> list[str]:
 # an instance of the server, set up with its own CLI
 
 
-def _server_cli() -> list[str]:
-    script = Path(sys.executable).with_name("signage-server")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from signage_server.cli import main; main()"]
+#: The set-up, in one child process: ``db upgrade``, ``venue add --json`` and ``kiosk add
+#: --json`` through the CLI's own entry point (``signage_server.cli.main``, what the
+#: ``signage-server`` script runs), then any further kiosks with ``fleet.add_kiosk`` (what
+#: ``kiosk add`` calls) in one transaction. Starting the CLI once per command, or once per
+#: kiosk, costs seconds each.
+_SETUP = """
+import contextlib, io, json, sys
+from signage_server.cli import main
+instance, privacy, more = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def cli(*args):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main.main(args=["--instance", instance, *args], prog_name="signage-server",
+                  standalone_mode=False)
+    return json.loads(out.getvalue().strip().splitlines()[-1]) if "--json" in args else None
+
+cli("db", "upgrade")
+venue = cli("venue", "add", "Bench venue", "--kind", "bus_station", "--privacy", privacy,
+            "--json")["id"]
+kiosk = cli("kiosk", "add", "--venue", str(venue), "--name", "bench kiosk", "--json")
+codes = []
+if more:
+    from datetime import UTC, datetime
+    from signage_server import create_app, fleet
+    from signage_server.extensions import db
+    app = create_app()
+    with app.app_context():
+        codes = [fleet.add_kiosk(venue, f"bench kiosk {i}", datetime.now(UTC), 24)
+                 .enrollment_code for i in range(more)]
+        db.session.commit()
+        db.engine.dispose()
+print(json.dumps({"venue_id": venue, "kiosk_id": kiosk["kiosk_id"],
+                  "codes": [kiosk["enrollment_code"], *codes]}))
+"""
+
+
+@dataclass
+class Setup:
+    venue_id: int
+    kiosk_id: int  # the first kiosk, added with ``kiosk add``
+    codes: list[str]  # one-time enrollment codes, the first kiosk's first
 
 
 class Instance:
@@ -206,53 +243,16 @@ class Instance:
     def sqlite_path(self) -> Path:
         return self.folder / "signage.sqlite"
 
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([*_server_cli(), "--instance", str(self.folder), *args],
-                              env=self.env, cwd=REPO, capture_output=True, text=True,
-                              timeout=120, check=False)
+    def setup(self, privacy: str = "count", kiosks: int = 1) -> Setup:
+        """Schema, a venue and ``kiosks`` kiosks waiting for enrollment, as an operator
+        would make them (see ``_SETUP``)."""
+        done = subprocess.run(
+            [sys.executable, "-c", _SETUP, str(self.folder), privacy, str(kiosks - 1)],
+            env=self.env, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
         if done.returncode:
-            raise RuntimeError(f"signage-server {' '.join(args)} failed:\n{done.stderr}")
-        return done.stdout
-
-    def cli_json(self, *args: str) -> dict[str, Any]:
-        return dict(json.loads(self.cli(*args, "--json").strip().splitlines()[-1]))
-
-    def upgrade(self) -> None:
-        self.cli("db", "upgrade")
-
-    def add_venue(self, name: str = "Bench venue", kind: str = "bus_station",
-                  privacy: str = "count") -> int:
-        return int(self.cli_json("venue", "add", name, "--kind", kind,
-                                 "--privacy", privacy)["id"])
-
-    def add_kiosk(self, venue_id: int, name: str = "bench kiosk") -> tuple[int, str]:
-        """A kiosk through the CLI: its id and one-time enrollment code."""
-        made = self.cli_json("kiosk", "add", "--venue", str(venue_id), "--name", name)
-        return int(made["kiosk_id"]), str(made["enrollment_code"])
-
-    def add_kiosks(self, venue_id: int, count: int) -> list[str]:
-        """Many kiosks at once (one process, the same ``fleet.add_kiosk`` the CLI calls):
-        starting the CLI 200 times would take minutes."""
-        script = (
-            "import json, sys\n"
-            "from datetime import UTC, datetime\n"
-            "from signage_server import create_app, fleet\n"
-            "from signage_server.extensions import db\n"
-            "app = create_app()\n"
-            "codes = []\n"
-            "with app.app_context():\n"
-            f"    for i in range({count}):\n"
-            f"        new = fleet.add_kiosk({venue_id}, f'bench kiosk {{i}}', "
-            "datetime.now(UTC), 24)\n"
-            "        codes.append(new.enrollment_code)\n"
-            "    db.session.commit()\n"
-            "    db.engine.dispose()\n"
-            "print(json.dumps(codes))\n")
-        done = subprocess.run([sys.executable, "-c", script], env=self.env, cwd=REPO,
-                              capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode:
-            raise RuntimeError(f"adding kiosks failed:\n{done.stderr}")
-        return [str(c) for c in json.loads(done.stdout.strip().splitlines()[-1])]
+            raise RuntimeError(f"setting up the instance failed:\n{done.stderr[-3000:]}")
+        made = json.loads(done.stdout.strip().splitlines()[-1])
+        return Setup(int(made["venue_id"]), int(made["kiosk_id"]), list(made["codes"]))
 
 
 def request_json(port: int, method: str, path: str, body: Any = None,
@@ -350,11 +350,14 @@ class Gunicorn:
                 return int(found.group(1))
         return 0
 
-    def __enter__(self) -> Gunicorn:
+    def start(self) -> None:
         self.process = subprocess.Popen(self.command(), env=self.env, cwd=REPO,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True)
-        deadline = time.monotonic() + 60
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn {self.app} exited:\n{self.log_tail()}")
@@ -367,12 +370,11 @@ class Gunicorn:
                     pass
             time.sleep(0.1)
         else:
-            self.__exit__()
+            self.stop()
             raise RuntimeError(f"gunicorn {self.app} did not start:\n{self.log_tail()}")
         time.sleep(0.3)  # let the other workers finish booting
-        return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -381,6 +383,14 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+
+    def __enter__(self) -> Gunicorn:
+        self.start()
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -414,6 +424,18 @@ class Gunicorn:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+
+@contextlib.contextmanager
+def serving(*servers: Gunicorn) -> Iterator[tuple[Gunicorn, ...]]:
+    """Start every server at once (each imports its app: seconds), then wait for all."""
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            stack.callback(server.stop)
+            server.start()
+        for server in servers:
+            server.wait_ready()
+        yield servers
 
 
 def machine_busy_seconds() -> float:

@@ -136,6 +136,7 @@ def create_app(database: str | None = None, venue_id: int | None = None,
         return conn
 
     app = Flask(__name__)
+    app.extensions["ceiling_connections"] = local  # .conn: this thread's, if it opened one
 
     @app.post("/api/v1/checkins")
     def checkins() -> Response:

@@ -44,6 +44,7 @@ from ._common import (
     request_json,
     run_wrk,
     say,
+    serving,
     table,
     target,
     temp_folder,
@@ -89,13 +90,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--quick", action="store_true",
-                        help="a few kiosks, one short round on SQLite: checks the benchmark")
+                        help="3 kiosks, one 1 s round, SQLite, one worker: checks it works")
     parser.add_argument("--json", dest="json_out", metavar="FILE",
                         help="also write the figures to FILE as JSON")
     args = parser.parse_args(argv)
     if args.quick:
-        args.db, args.kiosks, args.rounds, args.duration, args.connections = \
-            "sqlite", 3, 1, 1.0, 2
+        args.db, args.kiosks, args.rounds, args.duration, args.connections, args.workers = \
+            "sqlite", 3, 1, 1.0, 2, 1
     return args
 
 
@@ -138,11 +139,7 @@ def run_database(kind: str, args: argparse.Namespace, load: str) -> dict[str, di
     with temp_folder("bench-poll-") as tmp, \
             target(kind, pg_base_url(args.pg_url), "bench_poll") as db:
         instance = Instance(tmp / "instance", db.url)
-        instance.upgrade()
-        venue_id = instance.add_venue(privacy="contact")
-        _, first = instance.add_kiosk(venue_id)
-        codes = [first] + (instance.add_kiosks(venue_id, args.kiosks - 1)
-                           if args.kiosks > 1 else [])
+        codes = instance.setup(privacy="contact", kiosks=args.kiosks).codes
         scratch = db.url.rsplit("/", 1)[1] if db.url else None
         ceiling_env = {**instance.env,
                        "BENCH_CEILING_DB": libpq(db.url) if db.url else str(
@@ -150,8 +147,8 @@ def run_database(kind: str, args: argparse.Namespace, load: str) -> dict[str, di
         ceiling_app.create_schema(ceiling_env["BENCH_CEILING_DB"])
         options = {"workers": args.workers, "worker_class": args.worker_class,
                    "threads": args.threads, "log_dir": tmp}
-        with Gunicorn(SERVER_APP, env=instance.env, **options) as server, \
-                Gunicorn(CEILING_APP, env=ceiling_env, **options) as ceiling:
+        with serving(Gunicorn(SERVER_APP, env=instance.env, **options),
+                     Gunicorn(CEILING_APP, env=ceiling_env, **options)) as (server, ceiling):
             tokens = [enroll(server.port, code) for code in codes]
             etags = prime(server.port, tokens)
             pairs = {"server": list(zip(tokens, etags, strict=True)),

@@ -46,6 +46,7 @@ from ._common import (
     pg_base_url,
     postgres_cpu_seconds,
     say,
+    serving,
     table,
     target,
     temp_folder,
@@ -73,13 +74,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--quick", action="store_true",
-                        help="a few tiny batches on SQLite only: checks the benchmark works")
+                        help="a few tiny batches, SQLite, one worker: checks the benchmark works")
     parser.add_argument("--json", dest="json_out", metavar="FILE",
                         help="also write the figures to FILE as JSON")
     args = parser.parse_args(argv)
     if args.quick:
-        args.db, args.rounds, args.batches, args.batch_size, args.clients = \
-            "sqlite", 1, 4, 50, 2
+        args.db, args.rounds, args.batches, args.batch_size, args.clients, args.workers = \
+            "sqlite", 1, 4, 50, 2, 1
     if args.batches < args.clients:
         parser.error("--batches must be at least --clients")
     return args
@@ -158,9 +159,8 @@ def run_database(kind: str, args: argparse.Namespace) -> dict[str, dict[str, flo
         def pg_cpu() -> float:
             return postgres_cpu_seconds(scratch) if scratch else 0.0
 
-        instance.upgrade()
-        venue_id = instance.add_venue(privacy="count")
-        kiosk_id, code = instance.add_kiosk(venue_id)
+        made = instance.setup(privacy="count")
+        venue_id, kiosk_id, code = made.venue_id, made.kiosk_id, made.codes[0]
         ceiling_db = libpq(db.url) if db.url else str(instance.sqlite_path)
         ceiling_app.create_schema(ceiling_db)
         ceiling_env = {**instance.env, "BENCH_CEILING_DB": ceiling_db,
@@ -168,8 +168,8 @@ def run_database(kind: str, args: argparse.Namespace) -> dict[str, dict[str, flo
                        "BENCH_CEILING_KIOSK": str(kiosk_id)}
         options = {"workers": args.workers, "worker_class": args.worker_class,
                    "threads": args.threads, "log_dir": tmp}
-        with Gunicorn(SERVER_APP, env=instance.env, **options) as server, \
-                Gunicorn(CEILING_APP, env=ceiling_env, **options) as ceiling:
+        with serving(Gunicorn(SERVER_APP, env=instance.env, **options),
+                     Gunicorn(CEILING_APP, env=ceiling_env, **options)) as (server, ceiling):
             token = enroll(server.port, code)
             apps = {"ceiling": ceiling, "server": server}
             loads = {name: PyLoad(app.port, args.clients) for name, app in apps.items()}
