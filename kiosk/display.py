@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -42,12 +41,21 @@ from pygame._sdl2 import video as sdl2
 from kiosk.bar import BarContent
 from kiosk.display_options import DisplayOptions
 from kiosk.events import Event, KeyPressed, Quit
-from kiosk.layout import Box, ScreenLayout, fit, logical_size, place, screen_layout
+from kiosk.layout import (
+    Box,
+    ScreenLayout,
+    fit,
+    logical_size,
+    place,
+    qr_slide_layout,
+    screen_layout,
+    text_slide_layout,
+)
 from kiosk.manifest import Item, QrSlide, TextSlide
 from kiosk.picture import PictureSource
 from kiosk.qr import QUIET_MODULES, QrCache
 from kiosk.snapshot import Capture
-from kiosk.text import font_sizes, largest_fitting, wrap
+from kiosk.text import Line, fit_block, steps_block, steps_size
 from kiosk.video import Frame, VideoSource
 from kiosk.yuv_texture import YuvTexture
 
@@ -115,7 +123,7 @@ class Display:
         self.physical: tuple[int, int] = options.size
         self.logical: tuple[int, int] = logical_size(options.size, options.rotation)
         self.layout: ScreenLayout = screen_layout(self.logical)
-        self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
+        self._fonts = _Fonts(fonts_dir)
         self.qr_codes = QrCache()
         self._window: sdl2.Window | None = None
         self._renderer: sdl2.Renderer | None = None
@@ -316,154 +324,65 @@ class Display:
         origin = layout.bar
         surface = pygame.Surface((origin.w, origin.h))
         surface.fill(WHITE)
-        edge_y = 0 if content.position == "bottom" else origin.h - max(2, origin.h // 40)
-        surface.fill(ACCENT, (0, edge_y, origin.w, max(2, origin.h // 40)))
+        edge = max(2, origin.h // 40)
+        edge_y = 0 if content.position == "bottom" else origin.h - edge
+        surface.fill(ACCENT, (0, edge_y, origin.w, edge))
 
         def local(box: Box) -> Box:
             return Box(box.x - origin.x, box.y - origin.y, box.w, box.h)
 
         self._paint_qr(surface, content.install_url, local(layout.install_qr))
-        caption = local(layout.caption)
-        upper = Box(caption.x, caption.y, caption.w, round(caption.h * 0.56))
-        lower = Box(caption.x, upper.y + upper.h, caption.w, caption.h - upper.h)
-        self._paint_text(surface, content.caption_vi, upper, True, INK, 2, "left")
-        self._paint_text(surface, content.caption_en, lower, False, GREY, 2, "left")
-        if content.venue_name:
-            self._paint_text(surface, content.venue_name, local(layout.venue), True, INK, 2)
-        clock = local(layout.clock)
-        time_box = Box(clock.x, clock.y, clock.w, round(clock.h * 0.66))
-        date_box = Box(clock.x, time_box.y + time_box.h, clock.w, clock.h - time_box.h)
-        self._paint_text(surface, content.clock, time_box, True, ACCENT, 1)
-        self._paint_text(surface, content.date, date_box, False, GREY, 1)
+        fonts = self._fonts
+        self._draw_lines(
+            surface,
+            fit_block(content.caption_vi, local(layout.caption_vi), fonts, True, 2, "left")
+            + fit_block(content.venue_name, local(layout.venue), fonts, True, 2),
+            INK,
+        )
+        self._draw_lines(
+            surface,
+            fit_block(content.caption_en, local(layout.caption_en), fonts, False, 2, "left")
+            + fit_block(content.date, local(layout.date), fonts, False, 1),
+            GREY,
+        )
+        clock = fit_block(content.clock, local(layout.time), fonts, True, 1)
+        self._draw_lines(surface, clock, ACCENT)
         if content.checkin_url:
             self._paint_qr(surface, content.checkin_url, local(layout.checkin_qr))
         return surface
 
     def _paint_qr_slide(self, slide: QrSlide, url: str, size: tuple[int, int]) -> pygame.Surface:
-        width, height = size
         surface = pygame.Surface(size)
         surface.fill(WHITE)
-        if width >= height:
-            side = round(min(height * 0.9, width * 0.46))
-            code = Box(round(width * 0.05), (height - side) // 2, side, side)
-            text = Box(code.x + side + round(width * 0.04), round(height * 0.15), 0, 0)
-            text = Box(text.x, text.y, width - text.x - round(width * 0.05), height - 2 * text.y)
-        else:
-            side = round(min(width * 0.86, height * 0.62))
-            code = Box((width - side) // 2, round(height * 0.04), side, side)
-            top = code.y + side + round(height * 0.02)
-            text = Box(round(width * 0.06), top, round(width * 0.88), height - top - 8)
-        self._paint_qr(surface, url, code)
-        upper = Box(text.x, text.y, text.w, round(text.h * 0.55))
-        lower = Box(text.x, upper.y + upper.h, text.w, text.h - upper.h)
-        align = "left" if width >= height else "center"
-        self._paint_text(surface, slide.caption_vi, upper, True, INK, 3, align, valign="bottom")
-        self._paint_text(surface, slide.caption_en, lower, False, GREY, 3, align, valign="top")
+        layout = qr_slide_layout(size)
+        self._paint_qr(surface, url, layout.code)
+        fonts, align = self._fonts, layout.align
+        vi = fit_block(slide.caption_vi, layout.caption_vi, fonts, True, 3, align, "bottom")
+        en = fit_block(slide.caption_en, layout.caption_en, fonts, False, 3, align, "top")
+        self._draw_lines(surface, vi, INK)
+        self._draw_lines(surface, en, GREY)
         return surface
 
     def _paint_text_slide(self, slide: TextSlide, size: tuple[int, int]) -> pygame.Surface:
-        width, height = size
         surface = pygame.Surface(size)
         surface.fill(NAVY)
-        margin = round(min(width, height) * 0.06)
-        area = Box(0, 0, width, height).inset(margin)
-        if width >= height:
-            column_w = (area.w - margin) // 2
-            first = Box(area.x, area.y, column_w, area.h)
-            second = Box(area.x + column_w + margin, area.y, column_w, area.h)
-            divider_x = area.x + column_w + margin // 2
-            pygame.draw.line(surface, SOFT, (divider_x, area.y), (divider_x, area.y + area.h), 2)
-        else:
-            column_h = (area.h - margin) // 2
-            first = Box(area.x, area.y, area.w, column_h)
-            second = Box(area.x, area.y + column_h + margin, area.w, column_h)
+        layout = text_slide_layout(size)
+        if layout.divider is not None:
+            pygame.draw.line(surface, SOFT, *layout.divider, 2)
         columns = (
-            (slide.title_vi, slide.lines_vi, first),
-            (slide.title_en, slide.lines_en, second),
+            (slide.title_vi, slide.lines_vi, layout.vietnamese),
+            (slide.title_en, slide.lines_en, layout.english),
         )
-        sizes = font_sizes(round(min(width, height) * 0.075), 10)
-        text_size = largest_fitting(
-            sizes,
-            lambda s: all(self._steps_height(t, ls, c.w, s) <= c.h for t, ls, c in columns),
-        )
-        for (title, lines, column), colors in zip(
-            columns, ((WHITE, WHITE), (SOFT, SOFT)), strict=True
-        ):
-            self._paint_steps(surface, title, lines, column, text_size, colors)
+        text_size = steps_size(columns, self._fonts, layout.largest_font)
+        for (title, steps, box), color in zip(columns, (WHITE, SOFT), strict=True):
+            self._draw_lines(surface, steps_block(title, steps, box, text_size, self._fonts), color)
         return surface
 
-    def _steps_height(self, title: str, lines: tuple[str, ...], width: int, size: int) -> int:
-        title_font, font = self._font(round(size * 1.25), True), self._font(size, False)
-        indent = font.size("0. ")[0]
-        height = len(wrap(title, width, _width(title_font))) * title_font.get_linesize()
-        height += round(size * 0.7)
+    def _draw_lines(self, surface: pygame.Surface, lines: list[Line], color: Color) -> None:
         for line in lines:
-            height += len(wrap(line, width - indent, _width(font))) * font.get_linesize()
-            height += round(size * 0.35)
-        return height
-
-    def _paint_steps(
-        self,
-        surface: pygame.Surface,
-        title: str,
-        lines: tuple[str, ...],
-        box: Box,
-        size: int,
-        colors: tuple[Color, Color],
-    ) -> None:
-        title_font, font = self._font(round(size * 1.25), True), self._font(size, False)
-        indent = font.size("0. ")[0]
-        y = box.y + max(0, (box.h - self._steps_height(title, lines, box.w, size)) // 2)
-        for row in wrap(title, box.w, _width(title_font)):
-            surface.blit(title_font.render(row, True, colors[0]), (box.x, y))
-            y += title_font.get_linesize()
-        y += round(size * 0.7)
-        for number, line in enumerate(lines, start=1):
-            surface.blit(font.render(f"{number}.", True, ACCENT_LIGHT), (box.x, y))
-            for row in wrap(line, box.w - indent, _width(font)):
-                surface.blit(font.render(row, True, colors[1]), (box.x + indent, y))
-                y += font.get_linesize()
-            y += round(size * 0.35)
-
-    def _paint_text(
-        self,
-        surface: pygame.Surface,
-        text: str,
-        box: Box,
-        bold: bool,
-        color: Color,
-        max_lines: int,
-        align: str = "center",
-        valign: str = "center",
-    ) -> None:
-        """Wrap and shrink ``text`` until it fits ``box`` in at most ``max_lines`` lines."""
-        if not text or box.w <= 0 or box.h <= 0:
-            return
-
-        def fits(size: int) -> bool:
-            font = self._font(size, bold)
-            rows = wrap(text, box.w, _width(font))
-            widest = max(font.size(row)[0] for row in rows)
-            return (
-                len(rows) <= max_lines
-                and widest <= box.w
-                and len(rows) * font.get_linesize() <= box.h
-            )
-
-        size = largest_fitting(font_sizes(max(8, round(box.h * 0.8)), 8), fits)
-        font = self._font(size, bold)
-        rows = wrap(text, box.w, _width(font))[:max_lines]
-        total = len(rows) * font.get_linesize()
-        y = {"top": box.y, "bottom": box.y + box.h - total}.get(
-            valign, box.y + (box.h - total) // 2
-        )
-        for row in rows:
-            rendered = font.render(row, True, color)
-            x = {"left": box.x, "right": box.x + box.w - rendered.get_width()}.get(
-                align, box.x + (box.w - rendered.get_width()) // 2
-            )
-            surface.blit(rendered, (x, y))
-            y += font.get_linesize()
+            ink = ACCENT_LIGHT if line.role == "number" else color
+            rendered = self._fonts.font(line.size, line.bold).render(line.text, True, ink)
+            surface.blit(rendered, (line.x, line.y))
 
     def _paint_qr(self, surface: pygame.Surface, data: str, box: Box) -> None:
         """Whole-pixel modules, centred in ``box``, on white with the full quiet zone: the
@@ -479,15 +398,28 @@ class Display:
         side = code.get_width()
         surface.blit(code, (box.x + (box.w - side) // 2, box.y + (box.h - side) // 2))
 
-    def _font(self, size: int, bold: bool) -> pygame.font.Font:
+
+class _Fonts:
+    """The kiosk's two fonts at any size, loaded once each (``kiosk.text.Metrics``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._loaded: dict[tuple[int, bool], pygame.font.Font] = {}
+
+    def font(self, size: int, bold: bool) -> pygame.font.Font:
         key = (size, bold)
-        if key not in self._fonts:
-            self._fonts[key] = pygame.font.Font(self.fonts_dir / (BOLD if bold else REGULAR), size)
-        return self._fonts[key]
+        if key not in self._loaded:
+            self._loaded[key] = pygame.font.Font(self.folder / (BOLD if bold else REGULAR), size)
+        return self._loaded[key]
 
+    def width(self, text: str, size: int, bold: bool) -> int:
+        return int(self.font(size, bold).size(text)[0])
 
-def _width(font: pygame.font.Font) -> Callable[[str], int]:
-    return lambda text: font.size(text)[0]
+    def line_height(self, size: int, bold: bool) -> int:
+        return int(self.font(size, bold).get_linesize())
+
+    def clear(self) -> None:
+        self._loaded.clear()
 
 
 def _surface_of(source: PictureSource | Slide) -> pygame.Surface | None:

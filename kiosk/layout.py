@@ -53,10 +53,32 @@ class ScreenLayout:
     main: Box
     bar: Box
     install_qr: Box
-    caption: Box
+    caption_vi: Box
+    caption_en: Box
     venue: Box
-    clock: Box
+    time: Box
+    date: Box
     checkin_qr: Box
+
+
+@dataclass(frozen=True)
+class QrSlideLayout:
+    """A full-screen QR slide: the code beside its captions (landscape) or above them."""
+
+    code: Box
+    caption_vi: Box
+    caption_en: Box
+    align: str
+
+
+@dataclass(frozen=True)
+class TextSlideLayout:
+    """The install steps: Vietnamese and English side by side (landscape) or stacked."""
+
+    vietnamese: Box
+    english: Box
+    divider: tuple[tuple[int, int], tuple[int, int]] | None
+    largest_font: int
 
 
 def normalise_rotation(rotation: int) -> int:
@@ -123,7 +145,7 @@ def screen_layout(size: tuple[int, int], bar: str = "bottom") -> ScreenLayout:
     if portrait:
         caption_h = round(info.h * 0.58)
         lower = Box(info.x, info.y + caption_h, info.w, info.h - caption_h)
-        clock_w = round(lower.w * 0.4)
+        clock_w = round(lower.w * 0.42)
         caption = Box(info.x, info.y, info.w, caption_h)
         venue = Box(lower.x, lower.y, lower.w - clock_w, lower.h)
         clock = Box(lower.x + lower.w - clock_w, lower.y, clock_w, lower.h)
@@ -134,4 +156,56 @@ def screen_layout(size: tuple[int, int], bar: str = "bottom") -> ScreenLayout:
         venue_h = round(info.h * 0.36)
         venue = Box(side_x, info.y, side_w, venue_h)
         clock = Box(side_x, info.y + venue_h, side_w, info.h - venue_h)
-    return ScreenLayout(size, bar, main, bar_box, install_qr, caption, venue, clock, checkin_qr)
+    caption_vi, caption_en = split_rows(caption, 0.56)
+    time_box, date_box = split_rows(clock, 0.66)
+    return ScreenLayout(
+        size, bar, main, bar_box, install_qr, caption_vi, caption_en, venue, time_box, date_box,
+        checkin_qr,
+    )  # fmt: skip
+
+
+def split_rows(box: Box, share: float) -> tuple[Box, Box]:
+    """``box`` cut in two rows, the upper one ``share`` of its height."""
+    upper_h = round(box.h * share)
+    return Box(box.x, box.y, box.w, upper_h), Box(box.x, box.y + upper_h, box.w, box.h - upper_h)
+
+
+def qr_slide_layout(size: tuple[int, int]) -> QrSlideLayout:
+    width, height = size
+    if width >= height:
+        side = round(min(height * 0.9, width * 0.46))
+        code = Box(round(width * 0.05), (height - side) // 2, side, side)
+        left, top = code.x + side + round(width * 0.04), round(height * 0.15)
+        text = Box(left, top, width - left - round(width * 0.05), height - 2 * top)
+        align = "left"
+    else:
+        side = round(min(width * 0.86, height * 0.62))
+        code = Box((width - side) // 2, round(height * 0.04), side, side)
+        top = code.y + side + round(height * 0.02)
+        text = Box(round(width * 0.06), top, round(width * 0.88), height - top - 8)
+        align = "center"
+    caption_vi, caption_en = split_rows(text, 0.55)
+    return QrSlideLayout(code, caption_vi, caption_en, align)
+
+
+def text_slide_layout(size: tuple[int, int]) -> TextSlideLayout:
+    width, height = size
+    margin = round(min(width, height) * 0.06)
+    area = Box(0, 0, width, height).inset(margin)
+    largest = round(min(width, height) * 0.075)
+    if width >= height:
+        column_w = (area.w - margin) // 2
+        divider_x = area.x + column_w + margin // 2
+        return TextSlideLayout(
+            Box(area.x, area.y, column_w, area.h),
+            Box(area.x + column_w + margin, area.y, column_w, area.h),
+            ((divider_x, area.y), (divider_x, area.y + area.h)),
+            largest,
+        )
+    column_h = (area.h - margin) // 2
+    return TextSlideLayout(
+        Box(area.x, area.y, area.w, column_h),
+        Box(area.x, area.y + column_h + margin, area.w, column_h),
+        None,
+        largest,
+    )

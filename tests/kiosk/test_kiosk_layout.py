@@ -9,9 +9,18 @@ import pytest
 
 from kiosk.bar import bar_content, install_url
 from kiosk.ids import uuid7
-from kiosk.layout import Box, fit, logical_size, place, rotate_box, screen_layout
+from kiosk.layout import (
+    Box,
+    fit,
+    logical_size,
+    place,
+    qr_slide_layout,
+    rotate_box,
+    screen_layout,
+    text_slide_layout,
+)
 from kiosk.manifest import DEFAULT_QR, Item, Programme, QrLinks
-from kiosk.text import font_sizes, largest_fitting, wrap
+from kiosk.text import fit_block, font_sizes, largest_fitting, steps_block, steps_size, wrap
 from signage_shared.presence import verify
 
 
@@ -66,7 +75,10 @@ def test_layout_zones_tile_the_screen(size: tuple[int, int], bar: str) -> None:
     assert layout.main.w == layout.bar.w == width
     assert layout.main.h + layout.bar.h == height
     assert (layout.bar.y == 0) is (bar == "top")
-    inside = [layout.install_qr, layout.caption, layout.venue, layout.clock, layout.checkin_qr]
+    inside = [
+        layout.install_qr, layout.caption_vi, layout.caption_en, layout.venue, layout.time,
+        layout.date, layout.checkin_qr,
+    ]  # fmt: skip
     for box in inside:
         assert box.w > 0 and box.h > 0
         assert layout.bar.x <= box.x and box.x + box.w <= width
@@ -90,6 +102,57 @@ def measure(text: str) -> int:
 )
 def test_wrap_breaks_at_spaces(text: str, width: int, lines: list[str]) -> None:
     assert wrap(text, width, measure) == lines
+
+
+class FixedWidth:
+    """Every character is ``size / 2`` wide, lines ``size`` apart: text layout without fonts."""
+
+    def width(self, text: str, size: int, bold: bool) -> int:
+        return len(text) * size // 2
+
+    def line_height(self, size: int, bold: bool) -> int:
+        return size
+
+
+@pytest.mark.parametrize(("align", "x"), [("left", 0), ("center", 20), ("right", 40)])
+def test_a_short_text_is_placed_as_asked(align: str, x: int) -> None:
+    (line,) = fit_block("Bluezone", Box(0, 0, 200, 50), FixedWidth(), True, 1, align)
+    assert (line.text, line.size, line.x) == ("Bluezone", 40, x)  # 80 % of the box's height
+    assert line.y == 5 and line.bold
+
+
+def test_a_long_text_shrinks_and_wraps_to_fit() -> None:
+    text = "Quét mã để cài đặt Bluezone"
+    lines = fit_block(text, Box(0, 0, 150, 60), FixedWidth(), False, 2)
+    assert [line.text for line in lines] == ["Quét mã để cài", "đặt Bluezone"]
+    assert all(len(line.text) * line.size // 2 <= 150 for line in lines)
+    assert lines[1].y + lines[1].size <= 60
+    assert fit_block("", Box(0, 0, 10, 10), FixedWidth(), False, 1) == []
+
+
+def test_steps_are_numbered_with_a_hanging_indent() -> None:
+    box = Box(0, 0, 400, 400)
+    size = steps_size([("Cài đặt", ["Mở CH Play", "Tìm Bluezone"], box)], FixedWidth(), 40)
+    lines = steps_block("Cài đặt", ["Mở CH Play", "Tìm Bluezone"], box, size, FixedWidth())
+    roles = [(line.role, line.text) for line in lines]
+    assert roles == [
+        ("title", "Cài đặt"), ("number", "1."), ("body", "Mở CH Play"), ("number", "2."),
+        ("body", "Tìm Bluezone"),
+    ]  # fmt: skip
+    assert lines[2].x > lines[1].x == lines[0].x == 0
+    assert lines[-1].y + size <= 400
+
+
+@pytest.mark.parametrize("size", [(1632, 918), (720, 1100)])
+def test_slides_stay_inside_the_main_zone(size: tuple[int, int]) -> None:
+    width, height = size
+    qr = qr_slide_layout(size)
+    text = text_slide_layout(size)
+    for box in (qr.code, qr.caption_vi, qr.caption_en, text.vietnamese, text.english):
+        assert box.x >= 0 and box.y >= 0
+        assert box.x + box.w <= width and box.y + box.h <= height
+    assert qr.code.w == qr.code.h >= min(width, height) // 2
+    assert (text.divider is None) is (height > width)
 
 
 def test_the_largest_fitting_font_size_wins() -> None:
