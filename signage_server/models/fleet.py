@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -56,11 +56,16 @@ class KioskHour(db.Model):  # type: ignore[name-defined,misc]
     uptime is beats x the heartbeat interval; reports sum these instead of scanning a log."""
 
     __tablename__ = "kiosk_hour"
+    __table_args__ = (
+        Index("ix_kiosk_hour_venue_hour", "venue_id", "hour",
+              postgresql_include=["kiosk_id", "beats", "footfall"]),
+        Index("ix_kiosk_hour_hour", "hour"),
+    )
 
     kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosk.id", ondelete="CASCADE"),
                                           primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"), index=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"))
     beats: Mapped[int] = mapped_column(Integer, default=0)
     footfall: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -27,7 +27,14 @@ def _enum(values: tuple[str, ...], name: str) -> Enum:
 
 class CheckIn(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "checkin"
-    __table_args__ = (Index("ix_checkin_venue_occurred", "venue_id", "occurred_at"),)
+    __table_args__ = (
+        # reports: a venue's or an area's period read from the index alone (PostgreSQL)
+        Index("ix_checkin_venue_occurred", "venue_id", "occurred_at",
+              postgresql_include=["direction", "has_app", "method"]),
+        # reports: the whole country's period
+        Index("ix_checkin_occurred_at", "occurred_at",
+              postgresql_include=["venue_id", "direction", "has_app", "method"]),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
@@ -56,7 +63,13 @@ class CheckIn(db.Model):  # type: ignore[name-defined,misc]
 
 class PlayEvent(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "play_event"
-    __table_args__ = (Index("ix_play_event_venue_started", "venue_id", "started_at"),)
+    __table_args__ = (
+        # reports: plays per venue and item read from the index alone (PostgreSQL)
+        Index("ix_play_event_venue_started", "venue_id", "started_at",
+              postgresql_include=["item_id", "kind", "duration_ms"]),
+        Index("ix_play_event_started_at", "started_at",
+              postgresql_include=["venue_id", "item_id", "kind", "duration_ms"]),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
@@ -77,7 +90,7 @@ class QrScan(db.Model):  # type: ignore[name-defined,misc]
     """A phone opened a kiosk's install link. No IP address or other identifier is kept."""
 
     __tablename__ = "qr_scan"
-    __table_args__ = (Index("ix_qr_scan_venue_at", "venue_id", "at"),)
+    __table_args__ = (Index("ix_qr_scan_venue_at", "venue_id", "at"), Index("ix_qr_scan_at", "at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

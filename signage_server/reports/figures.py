@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from flask import Config
 from sqlalchemy.orm import Session
 
 from . import queries
+from .periods import Periods
 
 CHECKIN_FIELDS = ("arrivals", "departures", "app_yes", "app_no", "installed_now", "self_static")
 HOUR_FIELDS = ("kiosks_online", "beats", "footfall")
@@ -121,18 +123,11 @@ class Grouped:
         return self.promos.get((venue, period)) or {}
 
 
-def promo_key(sha256: str | None, item_id: int | None, kind: str | None) -> str:
-    if sha256:
-        return f"media:{sha256}"
-    if item_id is not None:
-        return f"item:{item_id}"
-    return f"kind:{kind or 'other'}"
-
-
-def collect(session: Session, scope: Any, periods: Any, zones: Sequence[str], *,
+def collect(session: Session, scope: Any, periods: Periods, zones: Sequence[str], *,
             per_venue: bool) -> Grouped:
     """Run the four grouped queries and file their rows."""
     grouped = Grouped()
+    queries.tune(session)
     args = (scope, periods, zones)
     for row in session.execute(queries.checkins(*args, per_venue=per_venue)).mappings():
         counts = grouped.counts[(row.get("venue_id"), row["bucket"])]
@@ -144,9 +139,9 @@ def collect(session: Session, scope: Any, periods: Any, zones: Sequence[str], *,
             setattr(counts, name, int(row[name]))
     play_rows = list(session.execute(queries.plays(*args, per_venue=per_venue)).mappings())
     scan_rows = list(session.execute(queries.scans(*args, per_venue=per_venue)).mappings())
-    grouped.catalogue = _catalogue(session, play_rows, scan_rows)
+    grouped.catalogue = _catalogue(session, play_rows, scan_rows, periods, zones)
     for row in play_rows:
-        key = promo_key(row["media_sha256"], row["item_id"], row["kind"])
+        key = _item_key(grouped.catalogue, row["item_id"], f"kind:{row['kind']}")
         promo = _promo_at(grouped, row.get("venue_id"), row["bucket"], key)
         promo.plays += int(row["plays"])
         promo.duration_ms += int(row["duration_ms"])
@@ -154,7 +149,8 @@ def collect(session: Session, scope: Any, periods: Any, zones: Sequence[str], *,
         counts.plays += int(row["plays"])
         counts.duration_ms += int(row["duration_ms"])
     for row in scan_rows:
-        key = _scan_key(grouped.catalogue, row["item_id"], row["from_poster"])
+        key = _item_key(grouped.catalogue, row["item_id"],
+                        "poster" if row["from_poster"] else "kind:other")
         _promo_at(grouped, row.get("venue_id"), row["bucket"], key).scans += int(row["scans"])
         grouped.counts[(row.get("venue_id"), row["bucket"])].scans += int(row["scans"])
     return grouped
@@ -164,38 +160,54 @@ def _promo_at(grouped: Grouped, venue: int | None, period: int, key: str) -> Pro
     promos = grouped.promos[(venue, period)]
     found = promos.get(key)
     if found is None:
-        known = grouped.catalogue.get(key) or Promo(key, key.split(":", 1)[0])
+        known = grouped.catalogue.get(key) or Promo(key, key.split(":", 1)[-1])
         found = promos[key] = Promo(key, known.kind, known.title)
     return found
 
 
-def _scan_key(catalogue: Mapping[str, Promo], item_id: int | None, from_poster: bool) -> str:
+def _item_key(catalogue: Mapping[str, Promo], item_id: int | None, without: str) -> str:
+    """The promo a play or scan of ``item_id`` counts for (``without``: no item)."""
     if item_id is None:
-        return "poster" if from_poster else "kind:other"
+        return without
     item = catalogue.get(f"item:{item_id}")
     return item.key if item is not None else f"item:{item_id}"
 
 
-def _catalogue(session: Session, play_rows: Sequence[Any],
-               scan_rows: Sequence[Any]) -> dict[str, Promo]:
+def _catalogue(session: Session, play_rows: Sequence[Any], scan_rows: Sequence[Any],
+               periods: Periods, zones: Sequence[str]) -> dict[str, Promo]:
     """What each promo key is called. Under ``item:<id>`` an item that shows media points
-    at the media's key, so its scans are credited to the video or image."""
+    at the media's key, so its plays and scans are credited to the video or image. An item
+    deleted since (its playlist edited) is found again through one of its plays."""
     catalogue: dict[str, Promo] = {"poster": Promo("poster", "poster")}
-    item_ids = {r["item_id"] for r in [*play_rows, *scan_rows] if r["item_id"] is not None}
-    shas = {r["media_sha256"] for r in play_rows if r["media_sha256"]}
+    kinds = {r["item_id"]: r["kind"] for r in play_rows if r["item_id"] is not None}
+    item_ids = set(kinds) | {r["item_id"] for r in scan_rows if r["item_id"] is not None}
+    shas: dict[str, str] = {}
     for item in session.execute(queries.items(sorted(item_ids))).mappings() if item_ids else ():
-        data = item["data"] or {}
+        item_ids.discard(item["id"])
         if item["sha256"]:
-            key = f"media:{item['sha256']}"
-            shas.add(item["sha256"])
-            catalogue[f"item:{item['id']}"] = Promo(key, item["kind"], item["title"] or "")
+            shas[f"item:{item['id']}"] = item["sha256"]
         else:
+            data = item["data"] or {}
             title = data.get("title_vi") or data.get("caption_vi") or ""
             catalogue[f"item:{item['id']}"] = Promo(f"item:{item['id']}", item["kind"], title)
-    for media in session.execute(queries.media_titles(sorted(shas))).mappings() if shas else ():
+    since, until = _span(periods, zones)
+    for item_id in sorted(i for i in item_ids if i in kinds):
+        sha = session.scalar(queries.played_media(item_id, since, until))
+        if sha:
+            shas[f"item:{item_id}"] = sha
+    for media in (session.execute(queries.media_titles(sorted(set(shas.values())))).mappings()
+                  if shas else ()):
         key = f"media:{media['sha256']}"
         catalogue[key] = Promo(key, media["kind"], media["title"] or "")
+    for item_key, sha in shas.items():
+        catalogue[item_key] = catalogue.get(f"media:{sha}") or Promo(
+            f"media:{sha}", kinds.get(int(item_key[5:]), "video"))
     return catalogue
+
+
+def _span(periods: Periods, zones: Sequence[str]) -> tuple[datetime, datetime]:
+    bounds = [periods.utc_bounds(z) for z in zones]
+    return min(b[0] for b in bounds), max(b[-1] for b in bounds)
 
 
 def ranked(promos: Iterable[Promo]) -> list[Promo]:

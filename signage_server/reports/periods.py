@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, literal_column, or_
+from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import BadRequest
@@ -119,43 +119,29 @@ class Periods:
         return [datetime.combine(d, time(0), tz).astimezone(UTC) for d in self.starts]
 
 
-@dataclass(frozen=True)
-class Bucketing:
-    """How one timestamp column falls into the periods: the period number (0-based) as a SQL
-    expression, and the condition that keeps only rows inside some period."""
-
-    number: ColumnElement[int]
-    within: ColumnElement[bool]
-
-
-def _number_in(ts: ColumnElement[datetime], bounds: Sequence[datetime]) -> ColumnElement[int]:
-    if len(bounds) == 2:
-        return literal_column("0")
-    whens = [(ts < bound, literal_column(str(i))) for i, bound in enumerate(bounds[1:-1])]
-    return case(*whens, else_=literal_column(str(len(bounds) - 2)))
-
-
-def bucketing(ts: ColumnElement[datetime], periods: Periods, zones: Sequence[str],
-              zone_column: ColumnElement[str] | None = None) -> Bucketing:
-    """Bucket ``ts`` by the periods in each of ``zones``.
+def period_conditions(ts: ColumnElement[datetime], periods: Periods, zones: Sequence[str],
+                      zone_column: ColumnElement[str] | None = None) -> list[ColumnElement[bool]]:
+    """For each period, the condition that ``ts`` falls in it, in the local time of each of
+    ``zones``.
 
     With one zone (the usual case) no time zone column is needed: the condition is a single
     range on ``ts``. With several, ``zone_column`` (the venue's timezone) picks the bounds, and
-    an outer range over all zones keeps the condition sargable.
+    a range covering every zone's bounds keeps the condition usable by an index on ``ts``.
     """
     by_zone: Mapping[str, list[datetime]] = {z: periods.utc_bounds(z) for z in sorted(set(zones))}
     if not by_zone:
-        return Bucketing(literal_column("0"), literal_column("1 = 0"))  # type: ignore[arg-type]
-    if len(by_zone) == 1:
-        (bounds,) = by_zone.values()
-        return Bucketing(_number_in(ts, bounds), and_(ts >= bounds[0], ts < bounds[-1]))
-    if zone_column is None:
-        raise ValueError("several time zones need the venue's timezone column")
-    lowest = min(b[0] for b in by_zone.values())
-    highest = max(b[-1] for b in by_zone.values())
-    number = case(*[(zone_column == zone, _number_in(ts, bounds))
-                    for zone, bounds in by_zone.items()])
-    within = and_(ts >= lowest, ts < highest,
-                  or_(*[and_(zone_column == zone, ts >= bounds[0], ts < bounds[-1])
-                        for zone, bounds in by_zone.items()]))
-    return Bucketing(number, within)
+        raise ValueError("no time zone to bound the periods in")
+    conditions: list[ColumnElement[bool]] = []
+    for i in range(len(periods)):
+        if len(by_zone) == 1:
+            (bounds,) = by_zone.values()
+            conditions.append(and_(ts >= bounds[i], ts < bounds[i + 1]))
+            continue
+        if zone_column is None:
+            raise ValueError("several time zones need the venue's timezone column")
+        lowest = min(b[i] for b in by_zone.values())
+        highest = max(b[i + 1] for b in by_zone.values())
+        conditions.append(and_(ts >= lowest, ts < highest, or_(
+            *[and_(zone_column == zone, ts >= b[i], ts < b[i + 1])
+              for zone, b in by_zone.items()])))
+    return conditions

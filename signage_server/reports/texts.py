@@ -2,7 +2,7 @@
 
 Reports are made outside a request too (``signage-server report weekly``), where the console's
 Flask-Babel locale does not exist; so their wording lives here, keyed by language, and numbers
-and dates are formatted with Babel's CLDR data (``1.234``, ``37,5 %`` in Vietnamese).
+and dates are formatted as CLDR has them (``1.234``, ``37,5 %``, ``23/11/2026`` in Vietnamese).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal, format_percent
 
 from .figures import Promo
 from .scope import Scope
 
 LANGUAGES = ("vi", "en")
+VI_SEPARATORS = str.maketrans({",": ".", ".": ","})
 
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("Báo cáo tuần: cài đặt ứng dụng {app}", "Weekly report: {app} adoption"),
@@ -120,16 +120,17 @@ class Texts:
         return (vi if self.lang == "vi" else en).format(**values)
 
     def number(self, value: float | None, digits: int = 0) -> str:
+        """``1.234,5`` in Vietnamese, ``1,234.5`` in English (the CLDR separators of both;
+        formatted directly because a report prints tens of thousands of cells)."""
         if value is None:
             return self("no_data")
-        pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(value, format=pattern, locale=self.lang)
+        text = f"{value:,.{digits}f}"
+        return text.translate(VI_SEPARATORS) if self.lang == "vi" else text
 
     def percent(self, value: float | None, digits: int = 1) -> str:
         if value is None:
             return self("no_data")
-        pattern = "#,##0" + ("." + "0" * digits if digits else "") + " %"
-        return format_percent(value, format=pattern, locale=self.lang)
+        return self.number(value * 100, digits) + " %"
 
     def signed(self, value: float | None, digits: int = 0, percent: bool = False) -> str:
         """A change with its sign: ``+12``, ``−3,5 điểm %``."""

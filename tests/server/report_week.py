@@ -49,7 +49,7 @@ LAST_TUESDAY = TUESDAY - timedelta(weeks=1)  # week 46
 TWO_WEEKS_AGO = TUESDAY - timedelta(weeks=2)  # week 45: in no report below
 MONDAY_0030 = datetime(2026, 11, 15, 17, 30, tzinfo=UTC)  # Mon 00:30 +07: week 47
 SUNDAY_2330 = datetime(2026, 11, 15, 16, 30, tzinfo=UTC)  # Sun 23:30 +07, Mon 01:30 +09
-SHA8, SHA15 = "8" * 64, "f" * 64
+SHA8, SHA15, SHA30 = "8" * 64, "f" * 64, "3" * 64
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,10 @@ EXPECTED: dict[str, Any] = {
     "self_static": 1, "share": 6 / 16,
     # last week: A only, 4 arrivals, 1 with the app
     "last_arrivals": 4, "last_share": 1 / 4,
-    # plays: A 100 x V8 (8 s), 50 x V15 (15 s), 10 x QR slide (10 s), 5 x built-in (10 s);
-    # B 20 x V8
-    "plays": 185, "duration_ms": 100 * 8000 + 50 * 15000 + 10 * 10000 + 5 * 10000 + 20 * 8000,
+    # plays: A 100 x V8 (8 s), 50 x V15 (15 s), 10 x QR slide (10 s), 5 x built-in (10 s),
+    # 4 x V30 (30 s, from a playlist item deleted since); B 20 x V8
+    "plays": 189, "duration_ms": 100 * 8000 + 50 * 15000 + 10 * 10000 + 5 * 10000 + 4 * 30000
+    + 20 * 8000,
     # scans: A 3 (V8) + 1 (V15) + 1 (QR slide) + 2 (poster); B 1 (no item)
     "scans": 8,
     # heartbeats: A1 10 h x 60, B1 60 (the 17:00 UTC hour); 60 s each -> 11 h
@@ -137,7 +138,9 @@ def build(app: Flask) -> Week:
         s.add_all([a1, a2, b1, c1, revoked])
         v8 = MediaAsset(sha256=SHA8, kind="video", mime="video/mp4", bytes=1, title="Video 8 giây")
         v15 = MediaAsset(sha256=SHA15, kind="video", mime="video/mp4", bytes=1, title="")
-        s.add_all([v8, v15])
+        v30 = MediaAsset(sha256=SHA30, kind="video", mime="video/mp4", bytes=1,
+                         title="Video 30 giây")
+        s.add_all([v8, v15, v30])
         s.flush()
         playlist = Playlist(name="Chiến dịch")
         s.add(playlist)
@@ -146,10 +149,14 @@ def build(app: Flask) -> Week:
         i15 = PlaylistItem(playlist_id=playlist.id, position=1, kind="video", media_id=v15.id)
         iq = PlaylistItem(playlist_id=playlist.id, position=2, kind="qr", duration_s=10,
                           data={"caption_vi": "Quét để cài đặt"})
-        s.add_all([i8, i15, iq])
+        i30 = PlaylistItem(playlist_id=playlist.id, position=3, kind="video", media_id=v30.id)
+        s.add_all([i8, i15, iq, i30])
         s.flush()
         _add_checkins(s, a.id, b.id, t.id, c.id, a1.id, b1.id)
         _add_plays(s, a1, b1, c1, i8.id, i15.id, iq.id)
+        s.add_all(_plays(a1, TUESDAY, 4, item=i30.id, sha=SHA30, kind="video", ms=30000))
+        s.flush()
+        s.delete(i30)  # the playlist was edited since: the plays still name the video
         s.add_all([
             *_scans(a.id, a1.id, i8.id, TUESDAY, 3), *_scans(a.id, a1.id, i15.id, TUESDAY, 1),
             *_scans(a.id, a1.id, iq.id, TUESDAY, 1), *_scans(a.id, None, None, TUESDAY, 2),

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from openpyxl import load_workbook
-from report_week import DATABASES, EXPECTED, NOW, SHA8, SHA15, Week, build, week_app
+from report_week import DATABASES, EXPECTED, NOW, SHA8, SHA15, SHA30, Week, build, week_app
 
 from signage_server.extensions import db
 from signage_server.reports.figures import Settings
@@ -92,9 +92,10 @@ def test_a_venue_row_per_venue_of_the_province_and_its_districts(
     assert (a.kiosks, a.offline_now, a.this.kiosks_online) == (2, 1, 1)
     assert (a.this.arrivals, a.this.answered, a.this.with_app) == (12, 10, 4)
     assert a.this.share == pytest.approx(0.4)
-    assert a.this.promo_hours == pytest.approx(1_700_000 / 3_600_000)
+    assert a.this.promo_hours == pytest.approx(1_820_000 / 3_600_000)
     assert a.plays_by_promo == {f"media:{SHA8}": 100, f"media:{SHA15}": 50,
-                                f"item:{week.item_qr}": 10, "kind:default": 5}
+                                f"item:{week.item_qr}": 10, "kind:default": 5,
+                                f"media:{SHA30}": 4}
     assert (a.this.scans, b.this.scans) == (7, 1)
     assert (b.this.arrivals, b.this.share, b.plays_by_promo) == (5, 0.2, {f"media:{SHA8}": 20})
     assert (b.kiosks, b.offline_now, b.area) == (1, 1, "Ba Đình")
@@ -111,10 +112,13 @@ def test_promos_rank_by_plays_with_scans_per_thousand_plays(province: WeeklyRepo
         f"media:{SHA15}": (50, 1, 20.0),
         f"item:{week.item_qr}": (10, 1, 100.0),
         "kind:default": (5, 0, 0.0),
+        f"media:{SHA30}": (4, 0, 0.0),
         "poster": (0, 2, None),
         "kind:other": (0, 1, None),
     }
     assert [p.key for p in province.promos][:2] == [f"media:{SHA8}", f"media:{SHA15}"]
+    titles = {p.key: p.title for p in province.promos}
+    assert titles[f"media:{SHA30}"] == "Video 30 giây"  # its playlist item is gone
 
 
 def test_below_target_and_offline_kiosks(province: WeeklyReport, week: Week) -> None:
@@ -221,7 +225,7 @@ def test_xlsx_opens_and_holds_the_same_numbers(app: Flask, province: WeeklyRepor
     assert summary["Check-ins (arrivals)"] == (18, 4, 14)
     assert summary["App share"] == (pytest.approx(0.375), pytest.approx(0.25),
                                     pytest.approx(0.125))
-    assert summary["Plays"][0] == 185
+    assert summary["Plays"][0] == 189
     venues = {r[0]: r for r in book["Venues"].iter_rows(values_only=True)}
     assert venues["Bệnh viện A"][-2] == pytest.approx(0.4)
     promos = {r[0]: r[1:] for r in book["Promos"].iter_rows(values_only=True)}
