@@ -8,20 +8,20 @@ Layout decisions live in ``kiosk.layout`` and ``kiosk.text``; what to show, in
 How video frames reach the screen (the one place this choice is made): the decoded YUV 4:2:0
 planes are uploaded to a streaming texture (``kiosk.yuv_texture``) and the renderer converts
 and scales them. Measured on the 2-core development machine, headless (SDL's software
-renderer), 60 frames each, decode excluded, per frame::
+renderer), CPU per frame for drawing and presenting only (decoding excluded)::
 
-    path                                         720p -> 1024x576   1080p -> 1024x576
-    YUV texture, nearest, incl. bar + present        1.7 ms CPU          3.0 ms CPU
-    YUV texture, linear filtering                    3.4 ms CPU          4.7 ms CPU
-    swscale to RGB at the target size (bilinear)     9.0 ms CPU          9.0 ms CPU
-      ... fast-bilinear                              5.5 ms CPU          5.4 ms CPU
-      ... plus the blit and present of the RGB frame  +1-2 ms
+    content on screen              YUV texture        swscale to RGB at the target size
+    720p  on a 1280x720 screen     1.8-2.1 ms         5.5 ms (fast bilinear) to 9 ms
+    720p  on a 1920x1080 screen    3.1 ms             (bilinear), plus 1-2 ms to blit
+    1080p on a 1920x1080 screen    4.1 ms
+      of which the upload          0.7-0.9 ms (720p), 2.2 ms (1080p)
 
-(decoding itself: 4.3 ms a 720p frame, 9.3 ms a 1080p frame). The texture path is cheaper even
-without a GPU, and on a Raspberry Pi the GPU does the conversion and the scaling (the issue's
-prototype: 10.4 ms against 17.3 ms on a 1080p screen). The software renderer scales with
-nearest-neighbour, an accelerated one with linear filtering. When SDL's C API cannot be reached
-the frames are converted to RGB instead (``_RgbTexture``): slower, but the screen still plays.
+(decoding itself: 1.8-2.3 ms a frame of the 720p promos, 4.2 ms of a busy 1080p clip). The
+texture path is cheaper even without a GPU, and on a Raspberry Pi the GPU does the conversion
+and the scaling (the issue's prototype: 10.4 ms against 17.3 ms on a 1080p screen). The
+software renderer scales with nearest-neighbour (linear filtering doubled its time), an
+accelerated one with linear filtering. When SDL's C API cannot be reached the frames are
+converted to RGB instead (``_RgbTexture``): slower, but the screen still plays.
 """
 
 from __future__ import annotations

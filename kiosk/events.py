@@ -43,7 +43,7 @@ class SyncStatus:
 
 @dataclass(frozen=True)
 class Tick:
-    """Time has passed; the loop posts none of these itself, tests use them to advance."""
+    """Time has passed: the loop steps with one every turn, so items end on time."""
 
 
 @dataclass(frozen=True)
