@@ -58,6 +58,7 @@ CEILING_APP = "bench.ceiling_app:create_app()"
 
 LUA_REQUEST = """
 local pairs_ = {%s}
+CLOSE = %s
 local i = 0
 function init(args)
   i = math.random(#pairs_)
@@ -65,8 +66,9 @@ end
 function request()
   i = i %% #pairs_ + 1
   local p = pairs_[i]
-  return wrk.format("GET", %s, {["Authorization"] = "Bearer " .. p[1],
-                                ["If-None-Match"] = p[2]})
+  local headers = {["Authorization"] = "Bearer " .. p[1], ["If-None-Match"] = p[2]}
+  if CLOSE then headers["Connection"] = "close" end
+  return wrk.format("GET", %s, headers)
 end
 """
 
@@ -85,6 +87,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="load generator (auto: wrk if installed)")
     parser.add_argument("--connections", type=int, default=16,
                         help="concurrent connections (Python: one process each)")
+    parser.add_argument("--keepalive", action="store_true",
+                        help="reuse connections; by default every poll opens its own, as a "
+                        "kiosk polling every 30 s does")
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
@@ -168,7 +173,8 @@ def run_database(kind: str, args: argparse.Namespace, load: str) -> dict[str, di
                         if load == "wrk":
                             lua = LUA_REQUEST % (
                                 ", ".join(f"{{{lua_string(t)}, {lua_string(e)}}}"
-                                          for t, e in pairs[name]), lua_string(PATH))
+                                          for t, e in pairs[name]),
+                                "false" if args.keepalive else "true", lua_string(PATH))
                             res = run_wrk(app.url + PATH, lua, 304, args.duration,
                                           args.connections, args.wrk_threads, tmp)
                             wall, count, load_cpu = res.seconds, res.requests, res.cpu
@@ -178,8 +184,9 @@ def run_database(kind: str, args: argparse.Namespace, load: str) -> dict[str, di
                                 s.problems.append(f"{name}: {res.unexpected} answers were not "
                                                   f"304; socket errors {res.errors}")
                         else:
+                            close = {} if args.keepalive else {"Connection": "close"}
                             per = [[("GET", PATH, {"Authorization": f"Bearer {t}",
-                                                   "If-None-Match": e}, None)
+                                                   "If-None-Match": e, **close}, None)
                                     for t, e in pairs[name][i::args.connections]
                                     or pairs[name][:1]]
                                    for i in range(args.connections)]
@@ -225,6 +232,7 @@ def report(kind: str, args: argparse.Namespace, load: str,
                      f"{f['load_cpu']:.0%}", f"{f['other_cpu']:.0%}"])
     load_text = (f"wrk, {args.connections} connections, {args.wrk_threads} thread(s)"
                  if load == "wrk" else f"Python, {args.connections} processes")
+    load_text += ", keep-alive" if args.keepalive else ", a new connection per poll"
     say(f"\n{label}: {args.kiosks} kiosks, {args.rounds} round(s) of {args.duration:g} s, "
         f"{load_text}, gunicorn {args.workers} {args.worker_class} workers"
         + (f" x {args.threads} threads" if args.worker_class == "gthread" else ""))
