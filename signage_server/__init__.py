@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     app.register_blueprint(media_files.bp)
     public.register(app)
     __import__(f"{__name__}.admin", fromlist=["register"]).register(app)  # staff console
+    __import__(f"{__name__}.reports.views", fromlist=["register"]).register(app)  # reports
     from .cli import register as register_cli
 
     register_cli(app)

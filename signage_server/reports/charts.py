@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,25 +21,38 @@ from .dashboard import Dashboard
 from .figures import Promo
 from .texts import Texts
 
+
+def _drop_pygal_import_hook() -> None:
+    """pygal appends a ``sys.meta_path`` finder (for its ``pygal.maps`` plugins, unused
+    here) that has no ``find_spec``: every later import of a missing module then raises an
+    ImportWarning, an error under ``-W error``. Remove it."""
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if type(f).__name__ != "PluginImportFixer"
+                        or not type(f).__module__.startswith("pygal")]
+
+
+_drop_pygal_import_hook()
+
 BLUE, ORANGE, GREEN, RED, GREY, TEAL = ("#0b549e", "#d9822b", "#1b7f3b", "#b00020", "#8a8a8a",
                                         "#138a8a")
 STYLE = Style(
     background="white", plot_background="white", foreground="#222", foreground_strong="#111",
     foreground_subtle="#bbb", opacity="0.9", opacity_hover="1", transition="none",
-    font_family="DejaVu Sans, Noto Sans, Arial, sans-serif", label_font_size=12,
-    major_label_font_size=12, value_font_size=11, legend_font_size=13, title_font_size=15,
+    font_family="DejaVu Sans, Noto Sans, Arial, sans-serif", label_font_size=13,
+    major_label_font_size=13, value_font_size=12, legend_font_size=14, title_font_size=16,
     colors=(BLUE, ORANGE, GREEN, RED, GREY, TEAL),
 )
 MAX_PROMOS = 10
+WIDTH, HEIGHT = 640, 340
 
 
 def _chart(kind: type[Any], title: str, labels: Sequence[str], **options: Any) -> Any:
     settings: dict[str, Any] = {
-        "style": STYLE, "js": [], "disable_xml_declaration": True, "width": 860,
-        "height": 340, "title": title, "legend_at_bottom": True,
+        "style": STYLE, "js": [], "disable_xml_declaration": True, "width": WIDTH,
+        "height": HEIGHT, "title": title, "legend_at_bottom": True,
         "legend_at_bottom_columns": 3, "x_labels": list(labels),
-        "x_labels_major_every": max(1, math.ceil(len(labels) / 14)),
-        "show_minor_x_labels": len(labels) <= 14, "truncate_label": -1,
+        "x_labels_major_every": max(1, math.ceil(len(labels) / 10)),
+        "show_minor_x_labels": len(labels) <= 10, "truncate_label": -1,
         "truncate_legend": -1, "print_values": False, "margin": 16, "spacing": 10,
         "no_data_text": "—", **options}
     return kind(**settings)
@@ -114,8 +128,10 @@ def _top(promos: Sequence[Promo]) -> list[Promo]:
     return [p for p in promos if p.plays][:MAX_PROMOS]
 
 
-def conversion(board: Dashboard, t: Texts) -> str:
+def conversion(board: Dashboard, t: Texts) -> str | None:
     promos = sorted(_top(board.promos), key=lambda p: -(p.scans_per_1000 or 0.0))
+    if not promos:
+        return None
     chart = _chart(pygal.HorizontalBar, t("per_1000"), [], value_formatter=_numbers(t, 1),
                    legend_at_bottom_columns=1)
     for promo in promos:
@@ -123,10 +139,13 @@ def conversion(board: Dashboard, t: Texts) -> str:
     return svg(chart)
 
 
-def plays(board: Dashboard, t: Texts) -> str:
+def plays(board: Dashboard, t: Texts) -> str | None:
+    promos = _top(board.promos)
+    if not promos:
+        return None
     chart = _chart(pygal.HorizontalBar, t("chart.plays"), [], value_formatter=_numbers(t),
                    legend_at_bottom_columns=1)
-    for promo in _top(board.promos):
+    for promo in promos:
         chart.add(t.promo(promo), [promo.plays])
     return svg(chart)
 
@@ -134,9 +153,16 @@ def plays(board: Dashboard, t: Texts) -> str:
 def uptime(board: Dashboard, t: Texts) -> str:
     hours = [c.screen_hours(board.settings.heartbeat_seconds) for c in board.series]
     chart = _chart(pygal.Bar, t("chart.uptime"), period_labels(board, t),
-                   value_formatter=_numbers(t))
+                   value_formatter=_numbers(t), y_labels=whole_ticks(max(hours or [0])))
     chart.add(t("screen_hours"), hours)
-    chart.add(t("footfall"), [c.footfall for c in board.series], secondary=True)
+    return svg(chart)
+
+
+def footfall(board: Dashboard, t: Texts) -> str:
+    counts = [c.footfall for c in board.series]
+    chart = _chart(pygal.Bar, t("footfall"), period_labels(board, t),
+                   value_formatter=_numbers(t), y_labels=whole_ticks(max(counts or [0])))
+    chart.add(t("footfall"), counts)
     return svg(chart)
 
 
@@ -148,12 +174,23 @@ def kiosks(board: Dashboard, t: Texts) -> str:
     return svg(chart)
 
 
-CHARTS: tuple[tuple[str, Callable[[Dashboard, Texts], str]], ...] = (
+CHARTS: tuple[tuple[str, Callable[[Dashboard, Texts], str | None]], ...] = (
     ("checkins", checkins), ("share", share), ("scans", scans), ("conversion", conversion),
-    ("plays", plays), ("uptime", uptime), ("kiosks", kiosks),
+    ("plays", plays), ("uptime", uptime), ("footfall", footfall), ("kiosks", kiosks),
 )
 
 
-def render_all(board: Dashboard, t: Texts) -> list[tuple[str, str]]:
-    """(name, SVG) of every chart of the dashboard."""
-    return [(name, draw(board, t)) for name, draw in CHARTS]
+def titles(board: Dashboard, t: Texts) -> dict[str, str]:
+    """Each chart's title, also its text alternative in the page."""
+    return {"checkins": t("chart.checkins"),
+            "share": t("chart.share", target=t.percent(board.settings.target, 0)),
+            "scans": t("chart.scans"), "conversion": t("per_1000"), "plays": t("chart.plays"),
+            "uptime": t("chart.uptime"), "footfall": t("footfall"),
+            "kiosks": t("chart.kiosks", kiosks=board.kiosks)}
+
+
+def render_all(board: Dashboard, t: Texts) -> list[tuple[str, str, str]]:
+    """(name, title, SVG) of every chart of the dashboard that has something to show."""
+    named = titles(board, t)
+    drawn = [(name, named[name], draw(board, t)) for name, draw in CHARTS]
+    return [(name, title, svg_text) for name, title, svg_text in drawn if svg_text]

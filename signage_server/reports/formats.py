@@ -170,14 +170,20 @@ def html_value(cell: Cell, t: Texts) -> str:
     return t.number(value, 1 if cell.kind in ("hours", "ratio") else 0)
 
 
+def html_context(report: WeeklyReport, t: Texts) -> dict[str, Any]:
+    """What the report's HTML fragment (``reports/_weekly_body.html``) needs."""
+    return {"report": report, "t": t, "tables": tables(report, t),
+            "cell": lambda c: html_value(c, t), "heading": _heading(report, t),
+            "verdict": _verdict(report, t), "week": _week(report, t), "app_name": _app_name(),
+            "below": _is_below(report)}
+
+
 def html(report: WeeklyReport, t: Texts, standalone: bool) -> str:
     """The report page. ``standalone``: one self-contained file with its CSS inlined (for
-    the command line); otherwise the CSS is linked, as the console's CSP wants."""
+    the command line and downloads); otherwise the CSS is linked, as the console's CSP
+    wants."""
     css = Markup(_stylesheet()) if standalone else None
-    return render_template(
-        "reports/weekly.html", report=report, t=t, tables=tables(report, t), css=css,
-        cell=lambda c: html_value(c, t), heading=_heading(report, t), verdict=_verdict(report, t),
-        week=_week(report, t), app_name=_app_name(), below=_is_below(report))
+    return render_template("reports/weekly.html", css=css, **html_context(report, t))
 
 
 def _is_below(report: WeeklyReport) -> Any:
