@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -61,9 +62,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default: SIGNAGE_BENCH_PG_URL, SIGNAGE_TEST_DATABASE_URL or "
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test)")
     parser.add_argument("--plans", action="store_true", help="print the main query's plans")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny data set and one round: checks the benchmark works")
     parser.add_argument("--json", dest="json_out", metavar="FILE",
                         help="also write the figures to FILE as JSON")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.scale, args.rounds = 0.002, 1
     if args.weeks < 2 or not 0 < args.scale <= 10:
         parser.error("--weeks must be >= 2 and --scale in (0, 10]")
     return args
@@ -426,7 +431,7 @@ def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
     monday = datetime.combine(week.monday, datetime.min.time(), ZoneInfo(ZONE)).astimezone(UTC)
     now = monday + timedelta(days=7, hours=3)  # Monday morning after the report's week
     sizes = Sizes.at(args.scale)
-    with scratch_postgres(base_url, f"bench_weekly_{args.seed}") as url, \
+    with scratch_postgres(base_url, f"bench_weekly_{os.getpid()}") as url, \
             temp_folder("weekly-report") as folder:
         app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}, instance_path=folder)
         upgrade(app)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from .tables import Cell, tables
+from .tables import Cell, Table, tables
 from .texts import Texts
 from .weekly import WeeklyReport
 
@@ -172,10 +173,22 @@ def html_value(cell: Cell, t: Texts) -> str:
 
 def html_context(report: WeeklyReport, t: Texts) -> dict[str, Any]:
     """What the report's HTML fragment (``reports/_weekly_body.html``) needs."""
-    return {"report": report, "t": t, "tables": tables(report, t),
-            "cell": lambda c: html_value(c, t), "heading": _heading(report, t),
-            "verdict": _verdict(report, t), "week": _week(report, t), "app_name": _app_name(),
-            "below": _is_below(report)}
+    laid_out = tables(report, t)
+    below = _is_below(report)
+    return {"report": report, "t": t, "tables": laid_out, "heading": _heading(report, t),
+            "rows_html": {table.key: rows_html(table, t, below) for table in laid_out},
+            "verdict": _verdict(report, t), "week": _week(report, t), "app_name": _app_name()}
+
+
+def rows_html(table: Table, t: Texts, below: Callable[[Cell], bool]) -> Markup:
+    """The table's ``<tr>`` rows, escaped. Built here rather than cell by cell in Jinja: a
+    country's report has some 20,000 cells, and this is several times faster."""
+    lines = []
+    for row in table.rows:
+        cells = "".join(f'<td class="{c.kind}{" below" if below(c) else ""}">'
+                        f"{escape(html_value(c, t))}</td>" for c in row)
+        lines.append(f"<tr>{cells}</tr>\n")
+    return Markup("".join(lines))
 
 
 def html(report: WeeklyReport, t: Texts, standalone: bool) -> str:

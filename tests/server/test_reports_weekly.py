@@ -259,6 +259,12 @@ def test_html_is_one_printable_file_in_either_language(app: Flask, province: Wee
     assert "<script" not in page and "http" not in page.split("<body", 1)[0]
 
 
+def test_html_escapes_what_people_typed(app: Flask, province: WeeklyReport) -> None:
+    page = rendered(app, renamed(province, "Bến xe B", "<script>alert(1)</script>"), "html")
+    assert b"<script>alert(1)</script>" not in page
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
 # -- the command --------------------------------------------------------------------------------
 
 
