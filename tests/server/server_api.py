@@ -65,36 +65,39 @@ class Contract:
 
     def check(self, response: TestResponse) -> TestResponse:
         """Raise ContractViolation unless the document allows ``response``; return it."""
-        method = response.request.method.lower()
-        path = self.template(response.request.path)
-        operation = self.document["paths"][path].get(method)
-        where = f"{method.upper()} {response.request.path}"
+        self.check_exchange(response.request.method, response.request.path,
+                            response.status_code, response.mimetype, response.get_data())
+        return response
+
+    def check_exchange(self, method: str, path: str, status_code: int, mimetype: str,
+                       body: bytes) -> None:
+        """The same check for a response that came from anywhere (a real server, say)."""
+        where = f"{method.upper()} {path}"
+        template = self.template(path)
+        operation = self.document["paths"][template].get(method.lower())
         if operation is None:
             raise ContractViolation(f"{where}: the contract has no such operation")
-        status = str(response.status_code)
+        status = str(status_code)
         declared = operation["responses"].get(status)
         if declared is None:
             raise ContractViolation(f"{where} answered {status}, not declared: "
-                                    f"{response.get_data(as_text=True)[:300]}")
+                                    f"{body[:300]!r}")
         content = declared.get("content")
-        body = response.get_data()
         if not content:
             if body:
                 raise ContractViolation(f"{where} {status}: a body where none is declared")
-            return response
-        mimetype = response.mimetype
+            return
         media = next((m for m in content if _media_range_matches(mimetype, m)), None)
         if media is None:
             raise ContractViolation(f"{where} {status}: content type {mimetype!r} is not one "
                                     f"of {sorted(content)}")
         if mimetype == "application/json":
-            instance = json.loads(body)
-            location = ("paths", path, method, "responses", status, "content", media, "schema")
-            errors = sorted(self.validator(*location).iter_errors(instance), key=str)
+            location = ("paths", template, method.lower(), "responses", status, "content",
+                        media, "schema")
+            errors = sorted(self.validator(*location).iter_errors(json.loads(body)), key=str)
             if errors:
                 raise ContractViolation(f"{where} {status}: {errors[0].message} at "
                                         f"{errors[0].json_path}")
-        return response
 
 
 @dataclass
