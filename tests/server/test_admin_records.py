@@ -129,7 +129,7 @@ def test_reveal_shows_clear_values_and_records_why(admin: FlaskClient, app: Flas
 ])
 def test_filters(admin: FlaskClient, field: str, value: str, kept: int) -> None:
     page = admin.get(f"/admin/checkins?{field}={value}").get_data(as_text=True)
-    assert f"{kept} bản ghi." in page
+    assert f"Số bản ghi: {kept}." in page
 
 
 def test_date_range_is_read_in_the_venue_time_zone(admin: FlaskClient, app: Flask,
@@ -139,9 +139,9 @@ def test_date_range_is_read_in_the_venue_time_zone(admin: FlaskClient, app: Flas
         add_checkin(town.venue, datetime(2026, 11, 1, 16, 30, tzinfo=UTC), name="Đêm khuya")
         db.session.commit()
     url = f"/admin/checkins?venue={town.venue}&date_from=2026-11-01&date_to=2026-11-01"
-    assert "1 bản ghi." in admin.get(url).get_data(as_text=True)
+    assert "Số bản ghi: 1." in admin.get(url).get_data(as_text=True)
     url = f"/admin/checkins?venue={town.venue}&date_from=2026-11-02&date_to=2026-11-02"
-    assert "0 bản ghi." in admin.get(url).get_data(as_text=True)
+    assert "Số bản ghi: 0." in admin.get(url).get_data(as_text=True)
 
 
 def test_csv_export_masked_by_default(admin: FlaskClient, app: Flask) -> None:
@@ -191,7 +191,7 @@ def test_purged_personal_data_shows_as_deleted(admin: FlaskClient, app: Flask,
 
 def test_reception_sees_only_their_venue(app: Flask, town: Town) -> None:
     page = client_for(app, town, "reception").get("/admin/checkins").get_data(as_text=True)
-    assert "2 bản ghi." in page
+    assert "Số bản ghi: 2." in page
     assert "Khách sạn Nam" not in page.split("<tbody>")[1]
 
 
