@@ -200,7 +200,12 @@ def _terminal_qr(text: str) -> str:
 @click.argument("kiosk_id", type=int)
 @with_appcontext
 def kiosk_revoke(kiosk_id: int) -> None:
-    fleet.revoke(kiosk_id, datetime.now(UTC))
+    from .errors import SignageError
+
+    try:
+        fleet.revoke(kiosk_id, datetime.now(UTC))
+    except SignageError as exc:
+        _fail(exc.message)
     db.session.commit()
     click.echo(f"kiosk {kiosk_id} revoked: its token no longer works")
 
