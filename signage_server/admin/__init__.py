@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, render_template
+from flask import Blueprint, Flask, Response, abort, render_template, request
 
 from .. import security
 from ..errors import SignageError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(security.refuse_unruled)
+
+
+@bp.before_request
+def _no_nul() -> None:
+    """A NUL byte is never text anyone typed; PostgreSQL refuses it in text columns."""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        abort(400)
 
 
 @bp.after_request

@@ -60,6 +60,7 @@ def _title(form: UploadForm) -> str:
     if typed:
         return typed[:200]
     name = PurePath((form.file.data.filename or "").replace("\\", "/")).stem
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
     return name[:200] or _("Untitled")
 
 

@@ -165,7 +165,8 @@ def test_session_cookie_is_secure_behind_https(app_factory: Any) -> None:
 
 
 @pytest.fixture
-def app_factory(tmp_path: Any, database_url: str) -> Any:
+def app_factory(tmp_path: Any, database_url: str, app: Flask) -> Any:
+    """Another app on the test database (``app`` has emptied it), with other settings."""
     from signage_server import create_app
 
     def make(extra: dict[str, Any]) -> Flask:

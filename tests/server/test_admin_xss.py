@@ -121,3 +121,14 @@ def test_the_manager_sees_the_same_pages_escaped(app: Flask, town: Town, admin: 
     manager = client_for(app, town, "manager")
     for path in ("/admin/kiosks", "/admin/areas", "/admin/playlists/{playlist}"):
         no_raw_script(manager.get(path.format(**vars(town))))
+
+
+@pytest.mark.parametrize("path", ["/admin/audit?action=a%00b", "/admin/checkins?method=%00"])
+def test_a_nul_byte_is_refused(admin: FlaskClient, path: str) -> None:
+    assert admin.get(path).status_code == 400
+
+
+def test_a_nul_byte_in_a_form_is_refused(admin: FlaskClient, app: Flask, town: Town) -> None:
+    response = admin.post("/admin/areas/new", data={"name": "a\x00b", "kind": "province",
+                                                    "parent": 0})
+    assert response.status_code == 400
