@@ -91,7 +91,8 @@ class Sizes:
     @classmethod
     def at(cls, scale: float) -> Sizes:
         venues = max(2, round(1000 * scale))
-        return cls(provinces=max(1, min(63, venues // 16)), districts_per_province=10,
+        return cls(provinces=max(1, min(63, round(venues * 63 / 1000))),
+                   districts_per_province=10,
                    venues=venues, kiosks=max(venues, round(3000 * scale)),
                    checkins=round(1_000_000 * scale), plays=round(5_000_000 * scale),
                    scans=round(50_000 * scale))

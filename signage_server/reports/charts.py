@@ -53,7 +53,8 @@ def _chart(kind: type[Any], title: str, labels: Sequence[str], **options: Any) -
         "legend_at_bottom_columns": 3, "x_labels": list(labels),
         "x_labels_major_every": max(1, math.ceil(len(labels) / 10)),
         "show_minor_x_labels": len(labels) <= 10, "truncate_label": -1,
-        "truncate_legend": -1, "print_values": False, "margin": 16, "spacing": 10,
+        "truncate_legend": -1, "print_values": False, "margin": 16, "margin_bottom": 26,
+        "spacing": 10,
         "no_data_text": "—", **options}
     return kind(**settings)
 
@@ -84,6 +85,14 @@ def _numbers(t: Texts, digits: int = 0) -> Callable[[float | None], str]:
     return lambda v: t.number(v, digits)
 
 
+def _decimal_ticks(highest: float, count: int = 4) -> list[float]:
+    """Ticks for a ratio axis: whole ticks when the values are large enough, else tenths."""
+    if highest >= count:
+        return [float(v) for v in whole_ticks(highest, count)]
+    step = max(0.1, math.ceil(highest / count * 10) / 10)
+    return [round(i * step, 1) for i in range(math.ceil(max(highest, 0.1) / step) + 1)]
+
+
 def whole_ticks(highest: float, count: int = 6) -> list[int]:
     """Integer y-axis ticks from 0 past ``highest`` (counts never get fractional ticks)."""
     raw = max(1.0, highest / count)
@@ -95,7 +104,8 @@ def whole_ticks(highest: float, count: int = 6) -> list[int]:
 def checkins(board: Dashboard, t: Texts) -> str:
     highest = max([c.arrivals for c in board.series] or [0])
     chart = _chart(pygal.StackedBar, t("chart.checkins"), period_labels(board, t),
-                   value_formatter=_numbers(t), y_labels=whole_ticks(highest))
+                   value_formatter=_numbers(t), y_labels=whole_ticks(highest),
+                   legend_at_bottom_columns=2)
     chart.add(t("with_app"), [c.with_app for c in board.series], fill=True)
     chart.add(t("chart.without_app"), [c.app_no for c in board.series])
     chart.add(t("chart.not_asked"), [c.arrivals - c.answered for c in board.series])
@@ -133,7 +143,8 @@ def conversion(board: Dashboard, t: Texts) -> str | None:
     if not promos:
         return None
     chart = _chart(pygal.HorizontalBar, t("per_1000"), [], value_formatter=_numbers(t, 1),
-                   legend_at_bottom_columns=1)
+                   legend_at_bottom_columns=1, y_labels=_decimal_ticks(
+                       max(p.scans_per_1000 or 0.0 for p in promos)))
     for promo in promos:
         chart.add(t.promo(promo), [promo.scans_per_1000 or 0.0])
     return svg(chart)
@@ -144,7 +155,8 @@ def plays(board: Dashboard, t: Texts) -> str | None:
     if not promos:
         return None
     chart = _chart(pygal.HorizontalBar, t("chart.plays"), [], value_formatter=_numbers(t),
-                   legend_at_bottom_columns=1)
+                   legend_at_bottom_columns=1,
+                   y_labels=whole_ticks(max(p.plays for p in promos), count=4))
     for promo in promos:
         chart.add(t.promo(promo), [promo.plays])
     return svg(chart)

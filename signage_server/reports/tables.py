@@ -84,7 +84,7 @@ def _below_last(report: WeeklyReport) -> int:
 
 def venues(report: WeeklyReport, t: Texts) -> Table:
     shown = [p.key for p in report.promo_columns]
-    other = len(report.promos) > len(shown)
+    other = any(p.plays for p in report.promos if p.key not in shown)
     columns = [t("venue"), t("area"), t("kiosks_online"), t("kiosk") + " (Σ)", t("promo_hours")]
     columns += [t("plays_of", title=t.promo(p)) for p in report.promo_columns]
     columns += [t("plays_of", title=t("promo.other"))] if other else []
