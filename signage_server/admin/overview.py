@@ -15,6 +15,7 @@ from ..security import ROLES, allow, scope, staff
 from . import bp
 from .choices import now
 from .fleet import load_for_overview, state_of
+from .playlists import visible_playlists
 
 
 def _start_of_today(moment: datetime) -> datetime:
@@ -35,6 +36,7 @@ def overview() -> Response | str:
     venues = db.session.scalar(select(func.count()).select_from(Venue).where(
         visible.venues(Venue.id)))
     media = db.session.scalar(select(func.count()).select_from(MediaAsset))
-    playlists = db.session.scalar(select(func.count()).select_from(Playlist))
+    playlists = db.session.scalar(select(func.count()).select_from(Playlist).where(
+        visible_playlists(visible)))
     return render_template("admin/overview.html", states=states, checkins=checkins or 0,
                            venues=venues or 0, media=media or 0, playlists=playlists or 0)

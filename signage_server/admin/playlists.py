@@ -25,7 +25,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, true
 from wtforms import SelectChoice
 
 from .. import audit, playlists
@@ -38,9 +38,10 @@ from .choices import area_choices, now, target_choices, venue_choices
 from .forms import ActionForm, AssignForm, PlaylistForm, TimelineForm
 
 
-def _visible(visible: Scope) -> Any:
+def visible_playlists(visible: Scope) -> Any:
+    """A WHERE clause: national playlists and those of the user's areas."""
     if visible.everything:
-        return True
+        return true()
     return or_(Playlist.area_id.is_(None), Playlist.area_id.in_(visible.area_ids))
 
 
@@ -81,7 +82,7 @@ def _targets(playlist_id: int) -> list[dict[str, Any]]:
 @bp.get("/playlists")
 @allow("admin", "manager")
 def playlist_list() -> str:
-    rows = db.session.scalars(select(Playlist).where(_visible(scope()))
+    rows = db.session.scalars(select(Playlist).where(visible_playlists(scope()))
                               .order_by(Playlist.updated_at.desc())).all()
     counts = dict(db.session.execute(select(PlaylistItem.playlist_id, func.count())
                                      .group_by(PlaylistItem.playlist_id)).all())
