@@ -1,0 +1,82 @@
+"""The scanner: bursts told from typing, ID cards read, everything else refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.scanner import Buffer, Burst, CitizenCard, NotACard, feed, read_code
+
+CARD = "079203001234|272123456|Nguyễn Thị Ánh Tuyết|15081990|Nữ|12 Lê Lợi, Quận 1, TP.HCM|01062021"
+
+
+def type_keys(text: str, gap: float, start: float = 100.0) -> Burst | None:
+    buffer, burst = Buffer(), None
+    now = start
+    for key in [*text, "\r"]:
+        buffer, burst = feed(buffer, key, now)
+        now += gap
+    return burst
+
+
+def test_a_scanner_burst_is_a_scan() -> None:
+    assert type_keys(CARD, gap=0.004) == Burst(CARD)
+
+
+def test_a_person_typing_is_not_a_scan() -> None:
+    assert type_keys("079203001234", gap=0.12) is None
+
+
+def test_a_short_quick_burst_is_not_a_scan() -> None:
+    assert type_keys("ab", gap=0.004) is None
+
+
+def test_a_scan_after_a_pause_starts_fresh() -> None:
+    buffer, _ = feed(Buffer(), "x", 0.0)
+    now = 5.0
+    burst = None
+    for key in [*CARD, "\n"]:
+        buffer, burst = feed(buffer, key, now)
+        now += 0.003
+    assert burst == Burst(CARD)
+
+
+def test_id_card_keeps_name_and_last_four_digits_only() -> None:
+    card = read_code(CARD)
+    assert card == CitizenCard(name="Nguyễn Thị Ánh Tuyết", id_last4="1234")
+    kept = repr(card)
+    for secret in ("079203001234", "15081990", "Lê Lợi", "272123456"):
+        assert secret not in kept
+
+
+def test_decomposed_vietnamese_is_normalised() -> None:
+    import unicodedata
+
+    decomposed = CARD.replace("Nguyễn Thị Ánh Tuyết",
+                              unicodedata.normalize("NFD", "Nguyễn Thị Ánh Tuyết"))
+    card = read_code(decomposed)
+    assert isinstance(card, CitizenCard) and card.name == "Nguyễn Thị Ánh Tuyết"
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("https://bluezone.gov.vn/install", "url"),
+    ("8934673123456", "barcode"),
+    ("079203001234|272123456|Nguyễn", "garbled"),
+    (CARD[:40], "garbled"),
+    ("07920300123X|272123456|Nguyễn An|15081990|Nam|addr|01062021", "garbled"),
+    ("079203001234|272123456|Nguyễn An|31021990|Nam|addr|01062021", "garbled"),
+    ("079203001234|272123456|<script>alert(1)</script>|15081990|Nam|addr|01062021",
+     "garbled"),
+    ("079203001234|272123456|=HYPERLINK(\"x\")|15081990|Nam|addr|01062021", "garbled"),
+    ("079203001234|272123456|" + "A" * 10_000 + "|15081990|Nam|addr|01062021", "garbled"),
+    ("079203001234|272123456|Nguyễn 😀|15081990|Nam|addr|01062021", "garbled"),
+    ("", "garbled"),
+])
+def test_anything_else_is_refused_with_a_message(code: str, reason: str) -> None:
+    result = read_code(code)
+    assert isinstance(result, NotACard)
+    assert result.reason == reason
+    assert result.message_vi and result.message_en
+
+
+def test_an_endless_burst_is_garbage() -> None:
+    assert type_keys("7" * 2000, gap=0.002) is None
