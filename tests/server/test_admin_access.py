@@ -74,6 +74,14 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "admin.user_new": ADMIN,
     "admin.user_edit": ADMIN,
     "admin.audit_log": ADMIN,
+    # reports (docs/reports.md): figures for the analysts, posters for every venue's staff
+    "reports.index": ANY_ROLE,
+    "reports.adoption": STAFF,
+    "reports.weekly": STAFF,
+    "reports.weekly_print": STAFF,
+    "reports.weekly_download": STAFF,
+    "reports.posters_page": ANY_ROLE,
+    "reports.poster": ANY_ROLE,
 }
 
 
@@ -114,7 +122,11 @@ def _fresh_kiosk(town: Town) -> int:
 
 
 #: URL arguments that are not ids of the town's rows.
-SAMPLES: dict[str, Any] = {"code": "en"}
+SAMPLES: dict[str, Any] = {"code": "en", "fmt": "csv"}
+#: Query strings a route needs to find its object.
+QUERIES: dict[str, Callable[[Town], dict[str, Any]]] = {
+    "reports.poster": lambda town: {"venue": town.venue, "format": "pdf"},
+}
 
 
 #: URL arguments per endpoint; a callable makes a fresh target for destructive actions.
@@ -180,8 +192,9 @@ def test_role_against_route(world: tuple[Flask, Town], endpoint: str, method: st
         pytest.fail(f"{endpoint} has no access rule: add it to ACCESS in {__name__}")
     client = client_for(app, town, role)
     with app.app_context(), app.test_request_context():
-        url = url_for(endpoint, **{k: v for k, v in _arguments(endpoint, method, town).items()
-                                   if k in _rule_arguments(app, endpoint)})
+        arguments = {k: v for k, v in _arguments(endpoint, method, town).items()
+                     if k in _rule_arguments(app, endpoint)}
+        url = url_for(endpoint, **arguments, **QUERIES.get(endpoint, lambda _t: {})(town))
     response = client.open(url, method=method, data={})
     location = response.headers.get("Location", "")
     allowed = role in ACCESS[endpoint]
