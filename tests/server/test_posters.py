@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import io
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,18 @@ def test_pdf_page_is_the_paper_and_holds_the_same_codes(size: str,
     assert height / POINTS_PER_INCH * 25.4 == pytest.approx(millimetres[1], abs=0.5)
     assert Image.open(io.BytesIO(jpeg)).size == posters.SIZES[size]
     assert codes_in(jpeg) == expected_codes(7)
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) missing")
+def test_pdf_rasterized_by_poppler_still_scans(tmp_path: Path) -> None:
+    """What a printer would get: poppler renders the PDF page at 150 dpi."""
+    pdf = tmp_path / "poster.pdf"
+    pdf.write_bytes(poster(7, "A4", "pdf"))
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf),
+                    str(tmp_path / "page")], check=True, timeout=60)
+    page = (tmp_path / "page.png").read_bytes()
+    assert Image.open(io.BytesIO(page)).size == (1240, 1754)
+    assert codes_in(page) == expected_codes(7)
 
 
 def test_checkin_code_is_the_venues_static_self_checkin_link() -> None:
