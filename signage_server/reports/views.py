@@ -14,7 +14,7 @@ Charts are SVG images embedded as ``data:`` URIs (see ``charts``); the pages loa
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import (
@@ -80,9 +80,7 @@ def _settings() -> Settings:
     return Settings.from_config(current_app.config)
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 
