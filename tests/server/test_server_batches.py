@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -297,10 +297,10 @@ def test_past_checkin_keeps_its_claimed_time(kiosk: KioskApi, checkin_record: Re
 
 def test_time_with_an_offset_is_stored_in_utc(kiosk: KioskApi, endpoint: Endpoint,
                                               database: Database) -> None:
-    local = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
-    send(kiosk, endpoint, [endpoint.stamped(local.astimezone(
-        datetime.now().astimezone().tzinfo).isoformat())])
-    assert stored_time(database.one(endpoint.model), endpoint) == local
+    moment = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+    hanoi = moment.astimezone(timezone(timedelta(hours=7))).isoformat()  # ...T17:00:00+07:00
+    send(kiosk, endpoint, [endpoint.stamped(hanoi)])
+    assert stored_time(database.one(endpoint.model), endpoint) == moment
 
 
 def test_checkin_fields_are_stored_as_sent(kiosk: KioskApi, checkin_record: Record,
