@@ -12,12 +12,10 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
-
 from . import queries
 from .figures import Counts, Promo, Settings, collect, merged, ranked
 from .periods import IsoWeek, PeriodError, Periods
-from .scope import Scope, timezones
+from .scope import DbSession, Scope, timezones
 
 Granularity = Literal["day", "week"]
 #: How many periods a page shows by default, and at most.
@@ -68,7 +66,7 @@ def today(now: datetime, zone: str) -> date:
     return now.astimezone(ZoneInfo(zone)).date()
 
 
-def build(session: Session, scope: Scope, periods: Periods, granularity: Granularity,
+def build(session: DbSession, scope: Scope, periods: Periods, granularity: Granularity,
           now: datetime, settings: Settings) -> Dashboard:
     zones = timezones(session, scope) or [settings.default_timezone]
     grouped = collect(session, scope, periods, zones, per_venue=False)

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import Config
-from sqlalchemy.orm import Session
 
 from . import queries
 from .periods import Periods
+from .scope import DbSession
 
 CHECKIN_FIELDS = ("arrivals", "departures", "app_yes", "app_no", "installed_now", "self_static")
 HOUR_FIELDS = ("kiosks_online", "beats", "footfall")
@@ -123,7 +123,7 @@ class Grouped:
         return self.promos.get((venue, period)) or {}
 
 
-def collect(session: Session, scope: Any, periods: Periods, zones: Sequence[str], *,
+def collect(session: DbSession, scope: Any, periods: Periods, zones: Sequence[str], *,
             per_venue: bool) -> Grouped:
     """Run the four grouped queries and file their rows."""
     grouped = Grouped()
@@ -173,7 +173,7 @@ def _item_key(catalogue: Mapping[str, Promo], item_id: int | None, without: str)
     return item.key if item is not None else f"item:{item_id}"
 
 
-def _catalogue(session: Session, play_rows: Sequence[Any], scan_rows: Sequence[Any],
+def _catalogue(session: DbSession, play_rows: Sequence[Any], scan_rows: Sequence[Any],
                periods: Periods, zones: Sequence[str]) -> dict[str, Promo]:
     """What each promo key is called. Under ``item:<id>`` an item that shows media points
     at the media's key, so its plays and scans are credited to the video or image. An item

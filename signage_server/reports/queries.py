@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal_column, select, text, union_all
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import (
@@ -39,10 +38,10 @@ from ..models import (
     Venue,
 )
 from .periods import Periods, period_conditions
-from .scope import Scope
+from .scope import DbSession, Scope
 
 
-def tune(session: Session) -> None:
+def tune(session: DbSession) -> None:
     """PostgreSQL: no JIT compilation for this transaction. Report queries are short scans
     and aggregates, where compiling (0.3-0.5 s measured) costs more than it saves."""
     if session.get_bind().dialect.name == "postgresql":
@@ -64,11 +63,12 @@ def _grouped(scope: Scope, periods: Periods, zones: Sequence[str], *, per_venue:
     number of groups (and so choose a parallel hash aggregate) from the table's statistics.
     """
     several_zones = len(set(zones)) > 1
-    conditions = period_conditions(ts, periods, zones, Venue.timezone if several_zones else None)
+    zone: Any = Venue.timezone if several_zones else None
+    conditions = period_conditions(ts, periods, zones, zone)
     group: list[Any] = [venue_id.label("venue_id")] if per_venue else []
     branches = []
     for number, within in enumerate(conditions):
-        bucket = literal_column(str(number)).label("bucket")
+        bucket: Any = literal_column(str(number)).label("bucket")
         query = (select(*group, bucket, *keys, *measures)
                  .where(within, scope.condition(venue_id, kiosk_id)))
         if several_zones:
@@ -107,7 +107,7 @@ def plays(scope: Scope, periods: Periods, zones: Sequence[str], *,
                     measures=measures)
 
 
-def played_media(item_id: int, since: datetime, until: datetime) -> Select[Any]:
+def played_media(item_id: int, since: datetime, until: datetime) -> Select:
     """The media a (since deleted) playlist item played, from one of its plays."""
     return (select(PlayEvent.media_sha256)
             .where(PlayEvent.item_id == item_id, PlayEvent.started_at >= since,
@@ -147,7 +147,7 @@ def _active_kiosks(scope: Scope) -> ColumnElement[bool]:
                 scope.condition(Kiosk.venue_id, Kiosk.id))
 
 
-def fleet(scope: Scope, now: datetime, offline_after: timedelta) -> Select[Any]:
+def fleet(scope: Scope, now: datetime, offline_after: timedelta) -> Select:
     """Per venue: enrolled kiosks not revoked, and how many of them are offline now (no
     heartbeat for longer than ``offline_after``, or none at all since enrollment)."""
     offline = func.coalesce(Kiosk.last_heartbeat_at, Kiosk.enrolled_at) < now - offline_after
@@ -157,7 +157,7 @@ def fleet(scope: Scope, now: datetime, offline_after: timedelta) -> Select[Any]:
 
 
 def offline_kiosks(scope: Scope, now: datetime, offline_after: timedelta,
-                   limit: int = 500) -> Select[Any]:
+                   limit: int = 500) -> Select:
     """The kiosks offline for longer than ``offline_after``, longest silent first."""
     since = func.coalesce(Kiosk.last_heartbeat_at, Kiosk.enrolled_at)
     return (select(Kiosk.id, Kiosk.name, Kiosk.venue_id, Venue.name.label("venue_name"),
@@ -167,7 +167,7 @@ def offline_kiosks(scope: Scope, now: datetime, offline_after: timedelta,
             .order_by(since, Kiosk.id).limit(limit))
 
 
-def venues(scope: Scope) -> Select[Any]:
+def venues(scope: Scope) -> Select:
     """Every venue in scope with its area's name, for the per-venue table."""
     query = (select(Venue.id, Venue.name, Venue.timezone, Area.name.label("area_name"))
              .outerjoin(Area, Area.id == Venue.area_id).order_by(Venue.name, Venue.id))
@@ -175,7 +175,7 @@ def venues(scope: Scope) -> Select[Any]:
     return query if ids is None else query.where(Venue.id.in_(ids))
 
 
-def items(item_ids: Sequence[int]) -> Select[Any]:
+def items(item_ids: Sequence[int]) -> Select:
     """What each playlist item shows: kind, media sha256 and title, slide data."""
     return (select(PlaylistItem.id, PlaylistItem.kind, PlaylistItem.data,
                    MediaAsset.sha256, MediaAsset.title)
@@ -183,6 +183,6 @@ def items(item_ids: Sequence[int]) -> Select[Any]:
             .where(PlaylistItem.id.in_(sorted(set(item_ids)))))
 
 
-def media_titles(shas: Sequence[str]) -> Select[Any]:
+def media_titles(shas: Sequence[str]) -> Select:
     return (select(MediaAsset.sha256, MediaAsset.title, MediaAsset.kind)
             .where(MediaAsset.sha256.in_(sorted(set(shas)))))

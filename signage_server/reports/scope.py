@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Select, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import NotFound
 from ..models import Area, Kiosk, Venue
 
 Kind = Literal["all", "area", "venue", "kiosk"]
+
+
+#: A session, or Flask-SQLAlchemy's scoped ``db.session``.
+DbSession = Session | scoped_session[Any]
 
 
 class ScopeNotFound(NotFound):
@@ -49,8 +53,7 @@ class Scope:
             return select(Venue.id).where(Venue.area_id.in_(self.area_ids()))
         return select(Venue.id).where(Venue.id == self.venue_id)
 
-    def condition(self, venue_id: ColumnElement[Any],
-                  kiosk_id: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
+    def condition(self, venue_id: Any, kiosk_id: Any = None) -> ColumnElement[bool]:
         """Rows of an event table that belong to this scope."""
         if self.kind == "all":
             return true()
@@ -63,7 +66,7 @@ class Scope:
         return kiosk_id == self.id
 
 
-def resolve(session: Session, kind: Kind, ident: int | None) -> Scope:
+def resolve(session: DbSession, kind: Kind, ident: int | None) -> Scope:
     """Check the scope exists and name it; ``ScopeNotFound`` otherwise."""
     if kind == "all":
         return Scope("all")
@@ -86,7 +89,7 @@ def resolve(session: Session, kind: Kind, ident: int | None) -> Scope:
     return Scope("kiosk", ident, f"{kiosk.venue.name} · {label}", venue_id=kiosk.venue_id)
 
 
-def timezones(session: Session, scope: Scope) -> list[str]:
+def timezones(session: DbSession, scope: Scope) -> list[str]:
     """The distinct time zones of the venues in scope (each venue's periods use its own)."""
     query = select(Venue.timezone).distinct()
     ids = scope.venue_ids()

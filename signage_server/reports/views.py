@@ -29,6 +29,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import posters, security
 from ..errors import SignageError
@@ -136,7 +137,7 @@ def _scope_options(t: Texts) -> list[tuple[str, str]]:
 
 @bp.get("/")
 @allow(*security.ROLES)
-def index() -> Response:
+def index() -> WerkzeugResponse:
     target = "reports.posters_page" if staff().role == "reception" else "reports.adoption"
     return redirect(url_for(target))
 
@@ -228,9 +229,7 @@ def weekly_download(fmt: str) -> Response:
 
 
 def _attachment(data: bytes, media_type: str, name: str) -> Response:
-    response = Response(data, mimetype=media_type.split(";")[0])
-    if media_type.startswith("text/"):
-        response.charset = "utf-8"
+    response = Response(data, mimetype=media_type.split(";")[0])  # text/*: "; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from . import queries
 from .figures import Counts, Grouped, Promo, Settings, collect, merged, ranked, total
 from .periods import IsoWeek, Periods
-from .scope import Scope, timezones
+from .scope import DbSession, Scope, timezones
 
 LAST, THIS = 0, 1
 WEEK_HOURS = 7 * 24
@@ -95,7 +93,7 @@ def _value(counts: Counts, name: str) -> float | None:
     return value if value is None else float(value)
 
 
-def build(session: Session, scope: Scope, week: IsoWeek, now: datetime,
+def build(session: DbSession, scope: Scope, week: IsoWeek, now: datetime,
           settings: Settings, promo_columns: int = 6) -> WeeklyReport:
     zones = timezones(session, scope) or [settings.default_timezone]
     periods = Periods.weeks(week.shifted(-1), week)
