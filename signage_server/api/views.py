@@ -73,7 +73,9 @@ def enroll() -> Response:
 @bp.get("/kiosk/manifest")
 def manifest() -> Response:
     state = authenticated()
-    if state.fresh and request.if_none_match.contains(state.cached_version or ""):
+    # Weak comparison, as RFC 9110 requires for If-None-Match: nginx gzips the manifest and
+    # weakens its ETag to W/"...", which the kiosk then sends back on every poll.
+    if state.fresh and request.if_none_match.contains_weak(state.cached_version or ""):
         response = Response(status=304)
         response.set_etag(state.cached_version or "")
         return response
