@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import event
 
+from signage_server.extensions import db
 from signage_server.playlists import ItemSpec
 
 if TYPE_CHECKING:
+    from flask import Flask
     from server_api import KioskApi
     from server_data import Library, Programme
 
@@ -90,6 +93,38 @@ def test_if_none_match_gets_304_without_body(kiosk: KioskApi) -> None:
     assert response.status_code == 304
     assert response.get_data() == b""
     assert response.headers["ETag"] == etag
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    """SQL the app runs through SQLAlchemy while the test goes on."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def test_unchanged_poll_does_not_rebuild_the_manifest(kiosk: KioskApi,
+                                                      statements: list[str]) -> None:
+    etag = kiosk.get(MANIFEST).headers["ETag"]
+    statements.clear()
+    assert kiosk.get(MANIFEST, **{"If-None-Match": etag}).status_code == 304
+    assert statements == []  # only the one poll query, on a raw cursor
+
+
+def test_weak_etag_from_a_gzipping_proxy_gets_the_same_fast_304(kiosk: KioskApi,
+                                                                 statements: list[str]) -> None:
+    etag = kiosk.get(MANIFEST).headers["ETag"]
+    statements.clear()
+    response = kiosk.get(MANIFEST, **{"If-None-Match": f"W/{etag}"})
+    assert response.status_code == 304
+    assert statements == []
 
 
 def test_other_etag_gets_the_manifest(kiosk: KioskApi) -> None:
