@@ -137,3 +137,18 @@ def test_public_key_opens_what_the_kiosk_sealed(kiosk: KioskApi, app: Flask) -> 
 def test_presence_secret_is_the_kiosks_own(kiosk: KioskApi, database: Database) -> None:
     row = database.one(Kiosk, Kiosk.id == kiosk.kiosk_id)
     assert base64.b64decode(kiosk.presence_secret) == row.presence_secret
+
+
+def test_kiosk_name_is_kept_exactly(api: Api, code: str) -> None:
+    name = "Quầy 🛎️ <b>'; DROP TABLE kiosk; --"
+    token = api.post("/api/v1/enroll", {"code": code, "name": name}).json["token"]
+    manifest = api.get("/api/v1/kiosk/manifest", Authorization=f"Bearer {token}").json
+    assert manifest["kiosk"]["name"] == name
+
+
+def test_unusable_kiosk_name_is_400_and_keeps_the_code(api: Api, code: str) -> None:
+    for name in ["Quầy\x00", "x" * 201, 42]:
+        response = api.post("/api/v1/enroll", {"code": code, "name": name})
+        assert response.status_code == 400, name
+        assert response.json["error"]["message"].startswith("name"), name
+    assert api.post("/api/v1/enroll", {"code": code}).status_code == 200

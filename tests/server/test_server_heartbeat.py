@@ -142,3 +142,13 @@ def test_refused_screenshot_leaves_the_status_as_it_was(kiosk: KioskApi,
     beat(kiosk, uptime_s=10)
     kiosk.post(HEARTBEAT, {**STATUS, "uptime_s": 20, "screenshot_png": b64(b"GIF89a")})
     assert database.one(Kiosk).status["uptime_s"] == 10
+
+
+def test_numbers_that_are_not_finite_are_400(kiosk: KioskApi, database: Database) -> None:
+    for field in ["uptime_s", "temperature_c", "clock_offset_s"]:
+        for number in ["NaN", "Infinity", "-Infinity", "1e400"]:
+            body = f'{{"version": "0.1.0", "uptime_s": 1, "{field}": {number}}}'
+            response = kiosk.send("POST", HEARTBEAT, data=body)
+            assert response.status_code == 400, (field, number)
+            assert response.json["error"]["message"].startswith(field)
+    assert database.one(Kiosk).last_heartbeat_at is None
