@@ -111,6 +111,7 @@ class Series:
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
     worker_cpu: list[float] = field(default_factory=list)
+    cpu_per_poll: list[float] = field(default_factory=list)  # workers + PostgreSQL, seconds
     db_cpu: list[float] = field(default_factory=list)
     load_cpu: list[float] = field(default_factory=list)
     other_cpu: list[float] = field(default_factory=list)
@@ -119,6 +120,7 @@ class Series:
     def figures(self) -> dict[str, float]:
         return {"polls_per_s": median(self.rates), "min": min(self.rates),
                 "max": max(self.rates), "p50_ms": median(self.p50), "p99_ms": median(self.p99),
+                "cpu_us_per_poll": median(self.cpu_per_poll) * 1e6,
                 "worker_cpu": median(self.worker_cpu), "db_cpu": median(self.db_cpu),
                 "load_cpu": median(self.load_cpu), "other_cpu": median(self.other_cpu)}
 
@@ -202,6 +204,7 @@ def run_database(kind: str, args: argparse.Namespace, load: str) -> dict[str, di
                         other = machine_busy_seconds() - all0 - cpu - pg - load_cpu
                         spent = (time.monotonic() - began) * cores  # CPU shares: of this
                         s.rates.append(count / wall if wall else 0.0)
+                        s.cpu_per_poll.append((cpu + pg) / max(count, 1))
                         s.worker_cpu.append(cpu / spent)
                         s.db_cpu.append(pg / spent)
                         s.load_cpu.append(load_cpu / spent)
@@ -221,12 +224,15 @@ def report(kind: str, args: argparse.Namespace, load: str,
     label = "SQLite" if kind == "sqlite" else "PostgreSQL"
     figures = {name: s.figures() for name, s in series.items()}
     ceiling_rate = figures["ceiling"]["polls_per_s"]
+    ceiling_cpu = figures["ceiling"]["cpu_us_per_poll"]
     rows = []
     for name in ("ceiling", "server"):
         f = figures[name]
         f["ratio"] = f["polls_per_s"] / ceiling_rate if ceiling_rate else float("nan")
+        f["cpu_ratio"] = ceiling_cpu / f["cpu_us_per_poll"] if f["cpu_us_per_poll"] else 0.0
         rows.append([name, f"{f['polls_per_s']:,.0f}", f"{f['min']:,.0f}..{f['max']:,.0f}",
                      f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}", f"{f['ratio']:.0%}",
+                     f"{f['cpu_us_per_poll']:,.0f}", f"{f['cpu_ratio']:.0%}",
                      f"{f['worker_cpu']:.0%}",
                      f"{f['db_cpu']:.0%}" if kind == "postgresql" else "-",
                      f"{f['load_cpu']:.0%}", f"{f['other_cpu']:.0%}"])
@@ -236,8 +242,8 @@ def report(kind: str, args: argparse.Namespace, load: str,
     say(f"\n{label}: {args.kiosks} kiosks, {args.rounds} round(s) of {args.duration:g} s, "
         f"{load_text}, gunicorn {args.workers} {args.worker_class} workers"
         + (f" x {args.threads} threads" if args.worker_class == "gthread" else ""))
-    say(table(rows, ["", "304/s", "range", "p50 ms", "p99 ms", "of ceiling", "workers CPU",
-                     "postgres CPU", "load-gen CPU", "other CPU"]))
+    say(table(rows, ["", "304/s", "range", "p50 ms", "p99 ms", "of ceiling", "CPU us/poll",
+                     "by CPU", "workers CPU", "postgres CPU", "load-gen CPU", "other CPU"]))
     server = figures["server"]
     verdicts = [("server >= 2,000 polls/s", server["polls_per_s"] >= TARGET_RATE),
                 ("server >= 80 % of ceiling", server["ratio"] >= TARGET_RATIO)]

@@ -121,6 +121,7 @@ class Series:
     rates: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     worker_cpu: list[float] = field(default_factory=list)  # share of the machine
+    cpu_per_batch: list[float] = field(default_factory=list)  # workers + PostgreSQL, seconds
     db_cpu: list[float] = field(default_factory=list)
     client_cpu: list[float] = field(default_factory=list)
     other_cpu: list[float] = field(default_factory=list)
@@ -130,6 +131,7 @@ class Series:
         return {"records_per_s": median(self.rates), "min": min(self.rates),
                 "max": max(self.rates), "p50_ms": percentile(self.latencies, 50) * 1000,
                 "p99_ms": percentile(self.latencies, 99) * 1000,
+                "cpu_ms_per_batch": median(self.cpu_per_batch) * 1000,
                 "worker_cpu": median(self.worker_cpu), "db_cpu": median(self.db_cpu),
                 "client_cpu": median(self.client_cpu), "other_cpu": median(self.other_cpu)}
 
@@ -198,6 +200,7 @@ def run_database(kind: str, args: argparse.Namespace) -> dict[str, dict[str, flo
                             spent = (time.monotonic() - began) * cores  # CPU shares: of this
                             s = series[(name, mode)]
                             s.rates.append(res.requests * args.batch_size / res.wall)
+                            s.cpu_per_batch.append((cpu + pg) / max(res.requests, 1))
                             s.latencies.extend(res.latencies)
                             s.worker_cpu.append(cpu / spent)
                             s.db_cpu.append(pg / spent)
@@ -228,7 +231,8 @@ def report(kind: str, args: argparse.Namespace,
             f["ratio"] = ratio
             rows.append([f"{name} {mode}", f"{f['records_per_s']:,.0f}",
                          f"{f['min']:,.0f}..{f['max']:,.0f}", f"{f['p50_ms']:.1f}",
-                         f"{f['p99_ms']:.1f}", f"{ratio:.0%}", f"{f['worker_cpu']:.0%}",
+                         f"{f['p99_ms']:.1f}", f"{ratio:.0%}", f"{f['cpu_ms_per_batch']:.1f}",
+                         f"{f['worker_cpu']:.0%}",
                          f"{f['db_cpu']:.0%}" if kind == "postgresql" else "-",
                          f"{f['client_cpu']:.0%}", f"{f['other_cpu']:.0%}"])
     say(f"\n{label}: {args.rounds} round(s) of {args.batches} batches x {args.batch_size} "
@@ -236,7 +240,7 @@ def report(kind: str, args: argparse.Namespace,
         f"{args.worker_class} workers" + (f" x {args.threads} threads"
                                           if args.worker_class == "gthread" else ""))
     say(table(rows, ["", "records/s", "range", "p50 ms", "p99 ms", "of ceiling",
-                     "workers CPU", "postgres CPU", "client CPU", "other CPU"]))
+                     "CPU ms/batch", "workers CPU", "postgres CPU", "client CPU", "other CPU"]))
     server_u, server_r = figures["server_unique"], figures["server_resend"]
     verdicts = []
     if kind == "sqlite":
