@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -165,16 +166,24 @@ def test_session_cookie_is_secure_behind_https(app_factory: Any) -> None:
 
 
 @pytest.fixture
-def app_factory(tmp_path: Any, database_url: str, app: Flask) -> Any:
+def app_factory(tmp_path: Any, database_url: str, app: Flask) -> Iterator[Any]:
     """Another app on the test database (``app`` has emptied it), with other settings."""
     from signage_server import create_app
 
-    def make(extra: dict[str, Any]) -> Flask:
-        return create_app({"TESTING": True, "DATABASE_URL": database_url, "MQTT_URL": "",
-                           "WTF_CSRF_ENABLED": False, **extra},
-                          instance_path=tmp_path / "other-instance")
+    made: list[Flask] = []
 
-    return make
+    def make(extra: dict[str, Any]) -> Flask:
+        other = create_app({"TESTING": True, "DATABASE_URL": database_url, "MQTT_URL": "",
+                            "WTF_CSRF_ENABLED": False, **extra},
+                           instance_path=tmp_path / "other-instance")
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:  # close its pool, or PostgreSQL connections outlive the test
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.mark.parametrize("path", ["/admin/login", "/api/v1/openapi.json", "/q/1"])

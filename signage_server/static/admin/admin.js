@@ -127,8 +127,10 @@
     }
     items().forEach(function (li) {
       var handle = li.querySelector(".handle");
+      // only the handle starts a drag, so text in the item's fields stays selectable
       handle.addEventListener("mousedown", function () { li.draggable = true; });
       handle.addEventListener("touchstart", function () { li.draggable = true; }, {passive: true});
+      handle.addEventListener("mouseup", function () { li.draggable = false; });
     });
     list.addEventListener("dragstart", function (event) {
       dragged = event.target.closest("li.item");
