@@ -296,3 +296,10 @@ def test_reception_export_is_refused(world: tuple[Flask, Town]) -> None:
     assert response.status_code == 403
     with app.app_context():
         assert db.session.query(CheckIn).count() == len(town.checkins)
+
+
+def test_a_console_view_without_a_rule_is_refused(tmp_path: Path) -> None:
+    """Deny by default: a view added to the console without ``allow`` answers 403."""
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"}, instance_path=tmp_path)
+    app.add_url_rule("/admin/forgotten", endpoint="admin.forgotten", view_func=lambda: "open")
+    assert app.test_client().get("/admin/forgotten").status_code == 403
