@@ -172,6 +172,8 @@ def kiosk_group() -> None:
 def kiosk_add(venue_id: int, name: str, as_json: bool) -> None:
     if db.session.get(Venue, venue_id) is None:
         _fail(f"no venue with id {venue_id}")
+    if len(name) > 200:
+        _fail("a kiosk name has at most 200 characters")
     hours = current_app.config["ENROLLMENT_CODE_HOURS"]
     new = fleet.add_kiosk(venue_id, name, datetime.now(UTC), hours)
     db.session.commit()
