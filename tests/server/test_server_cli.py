@@ -191,6 +191,13 @@ def test_kiosk_add_refuses_an_unknown_venue(runner: FlaskCliRunner, database: Da
     assert database.count(Kiosk) == 0
 
 
+def test_kiosk_add_refuses_a_name_it_would_have_to_cut(runner: FlaskCliRunner, venue: int,
+                                                       database: Database) -> None:
+    refused(run(runner, "kiosk", "add", "--venue", str(venue), "--name", "x" * 201),
+            "at most 200 characters")
+    assert database.count(Kiosk) == 0
+
+
 def test_kiosk_revoke_refuses_an_unknown_kiosk(runner: FlaskCliRunner) -> None:
     refused(run(runner, "kiosk", "revoke", "404"), "no kiosk with id 404")
 
