@@ -58,6 +58,8 @@ class PictureSource:
             self._ready.set()
 
     def _fitted(self) -> Image.Image:
+        """The poster at its letterboxed size, holding as few full-size copies at a time as
+        possible (this runs while a video plays, within the kiosk's memory budget)."""
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(self.path) as opened:
@@ -65,14 +67,21 @@ class PictureSource:
                     raise ValueError(f"{opened.width}x{opened.height} is too large")
                 target = fit(opened.size, Box(0, 0, *self.box_size))
                 opened.draft("RGB", (target.w, target.h))  # JPEG: decode at a smaller scale
-                picture = ImageOps.exif_transpose(opened)
+                opened.load()
+                ImageOps.exif_transpose(opened, in_place=True)
+                picture = self._flat(opened)
         target = fit(picture.size, Box(0, 0, *self.box_size))
-        if picture.mode in ("RGBA", "LA", "P"):
-            picture = picture.convert("RGBA")
-            flat = Image.new("RGB", picture.size, self.background)
-            flat.paste(picture, mask=picture.getchannel("A"))
-            picture = flat
-        picture = picture.convert("RGB")
         if picture.size != (target.w, target.h):
             picture = picture.resize((target.w, target.h), Image.Resampling.LANCZOS)
         return picture
+
+    def _flat(self, picture: Image.Image) -> Image.Image:
+        """RGB, transparent parts on the background colour."""
+        if picture.mode == "RGB":
+            return picture  # loaded: usable once its file is closed
+        if picture.mode not in ("RGBA", "LA", "P", "PA"):
+            return picture.convert("RGB")
+        with_alpha = picture.convert("RGBA")
+        flat = Image.new("RGB", picture.size, self.background)
+        flat.paste(with_alpha, mask=with_alpha.getchannel("A"))
+        return flat

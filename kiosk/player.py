@@ -30,6 +30,7 @@ from kiosk.display_options import DisplayOptions
 from kiosk.events import Event, MediaEnded, MediaFailed, PlayRecord, Quit, Tick
 from kiosk.ids import new_client_uuid
 from kiosk.manifest import Item, Programme, load_default
+from kiosk.memory import keep_heap_small
 from kiosk.picture import PictureSource
 from kiosk.playback_meter import CurrentItem, PlaybackMeter, PlayerStatus, Transition
 from kiosk.snapshot import Snapshots
@@ -133,6 +134,7 @@ class Player:
         have passed."""
         started = self._monotonic()
         self.meter = PlaybackMeter(started)
+        keep_heap_small()
         display = Display(self.options)
         display.open()
         self._snapshots.start(started)
