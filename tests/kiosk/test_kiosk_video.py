@@ -6,6 +6,7 @@ the benchmark (``python -m bench kiosk_render``), where a busy CI machine cannot
 
 from __future__ import annotations
 
+import platform
 import queue
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from kiosk.display_options import DisplayOptions
 from kiosk.events import PlayRecord
+from kiosk.memory import keep_heap_small
 from kiosk.player import Player
 from kiosk.video import VideoSource
 
@@ -136,3 +138,8 @@ def test_two_clips_play_back_to_back(headless: None, content: Path) -> None:
     status = player.status()
     assert status.frames_shown >= 20 and status.late_frames >= 0
     assert status.first_frame_s is not None and status.first_frame_s < 2.0
+
+
+def test_the_allocator_is_set_for_video_buffers() -> None:
+    """glibc takes the setting (elsewhere it is a no-op that says so)."""
+    assert keep_heap_small() is (platform.libc_ver()[0] == "glibc")
