@@ -187,7 +187,7 @@ def poll_state(token_hash: str) -> PollState | None:
         return None if row is None else PollState(*row)
     connection = engine.raw_connection()
     try:
-        driver = connection.driver_connection
+        driver: Any = connection.driver_connection
         single = (engine.dialect.name == "postgresql" and not driver.autocommit
                   and driver.info.transaction_status == 0)  # idle, as after check-out
         if single:
