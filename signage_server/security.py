@@ -35,6 +35,8 @@ from flask import (
     request,
     session,
 )
+from flask import Request as FlaskRequest
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
@@ -273,9 +275,21 @@ def _csrf_failed(exc: CSRFError) -> tuple[Any, int]:
     return render_template("admin/error.html", code=400, message=message), 400
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Cookie sessions everywhere but on the kiosk API, whose callers authenticate with bearer
+    tokens and never send a cookie. Opening and saving one there cost about a sixth of the
+    CPU of a manifest poll answered 304 (docs/benchmarks.md)."""
+
+    def open_session(self, app: Flask, request: FlaskRequest) -> SecureCookieSession | None:
+        if request.path.startswith("/api/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Sessions, CSRF, languages, proxies and headers for the whole application."""
     cfg = app.config
+    app.session_interface = _SessionInterface()
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_SECURE"] = str(cfg["PUBLIC_URL"]).lower().startswith("https://")
