@@ -277,8 +277,8 @@ def _csrf_failed(exc: CSRFError) -> tuple[Any, int]:
 
 class _SessionInterface(SecureCookieSessionInterface):
     """Cookie sessions everywhere but on the kiosk API, whose callers authenticate with bearer
-    tokens and never send a cookie. Opening and saving one there cost about a sixth of the
-    CPU of a manifest poll answered 304 (docs/benchmarks.md)."""
+    tokens and never send a cookie. Opening and saving one there cost 5-10 % of the CPU of
+    a manifest poll answered 304 (docs/benchmarks.md)."""
 
     def open_session(self, app: Flask, request: FlaskRequest) -> SecureCookieSession | None:
         if request.path.startswith("/api/"):
