@@ -43,6 +43,7 @@ from kiosk.heartbeat import Device, PlayerView
 from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter, current_boot_id
 from kiosk.mqtt import MqttWaker
 from kiosk.sync import Sync, SyncSettings
+from kiosk.watchdog import Notifier
 
 log = logging.getLogger("kiosk")
 
@@ -226,7 +227,8 @@ def _player(config: KioskConfig, mode: str, events: queue.Queue[Any],
     secret = base64.b64decode(credentials.presence_secret) if credentials else None
     return Player(options, events, on_play=on_play, clock=time.time,
                   presence_secret=secret,
-                  kiosk_id=credentials.kiosk_id if credentials else None)
+                  kiosk_id=credentials.kiosk_id if credentials else None,
+                  notifier=Notifier())
 
 
 @contextmanager

@@ -50,6 +50,7 @@ from kiosk.state import (
     step,
 )
 from kiosk.video import VideoSource
+from kiosk.watchdog import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Player:
         kiosk_id: int | None = None,
         default_content: Path | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        notifier: Notifier | None = None,
     ) -> None:
         self.options = display_options
         self.events = events
@@ -83,6 +85,7 @@ class Player:
         self._presence_secret = presence_secret
         self._kiosk_id = kiosk_id
         self._default_content = default_content
+        self._notifier = notifier or Notifier({})
         self._lock = threading.Condition()
         self._running = False
         self._snapshots = Snapshots(display_options.screenshot, display_options.screenshot_every)
@@ -168,6 +171,7 @@ class Player:
             self._step(Tick(), now)
             self._draw(screen, self._now())
             self._after_draw(screen)
+            self._tell_systemd()
             self._wait(screen)
         except Exception as exc:  # keep the last good picture on screen, whatever happened
             message = f"{type(exc).__name__}: {exc}"
@@ -177,6 +181,13 @@ class Player:
                 self._last_error = message
             screen.inbox.clear()
             time.sleep(0.1)
+
+    def _tell_systemd(self) -> None:
+        """READY once something is on screen; WATCHDOG from every healthy turn, so a frozen
+        loop (not just a dead process) gets the kiosk restarted."""
+        if not self._notifier.is_ready and self.meter.figures(0).first_frame_s is not None:
+            self._notifier.ready()
+        self._notifier.ping()
 
     def _now(self) -> Moment:
         return Moment(self._monotonic(), self._clock())

@@ -30,6 +30,10 @@ class Notifier:
         self._ready = False
 
     @property
+    def is_ready(self) -> bool:
+        return self._ready
+
+    @property
     def enabled(self) -> bool:
         return bool(self._address)
 

@@ -3,6 +3,7 @@ events, read its status and ask for pictures of the screen."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import queue
 import threading
@@ -170,3 +171,24 @@ def test_a_broken_file_is_skipped(headless: None, content: Path) -> None:
     status = player.status()
     assert status.items_failed >= 1 and status.items_shown >= 2
     assert status.last_error is None
+
+
+def test_systemd_hears_ready_and_watchdog_from_the_loop(headless: None, content: Path,
+                                                        tmp_path: Path) -> None:
+    import socket
+
+    from kiosk.watchdog import Notifier
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(tmp_path / "notify"))
+        notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify")}, min_interval_s=0.2)
+        player = Player(DisplayOptions(mode="headless", size=(640, 360)), queue.Queue(),
+                        lambda record: None, default_content=content, notifier=notifier)
+        player.run(max_seconds=2.0)
+        systemd.setblocking(False)
+        messages = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                messages.append(systemd.recv(256).decode())
+    assert messages.count("READY=1\nSTATUS=playing") == 1
+    assert messages.count("WATCHDOG=1") >= 3
