@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="reuse connections; by default every poll opens its own, as a "
                         "kiosk polling every 30 s does")
     parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--server-app", default=SERVER_APP, metavar="SPEC",
+                        help="the server as gunicorn loads it, e.g. to try settings: "
+                        "'signage_server:create_app({\"SQLALCHEMY_ENGINE_OPTIONS\": {}})'")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
@@ -154,7 +157,7 @@ def run_database(kind: str, args: argparse.Namespace, load: str) -> dict[str, di
         ceiling_app.create_schema(ceiling_env["BENCH_CEILING_DB"])
         options = {"workers": args.workers, "worker_class": args.worker_class,
                    "threads": args.threads, "log_dir": tmp}
-        with serving(Gunicorn(SERVER_APP, env=instance.env, **options),
+        with serving(Gunicorn(args.server_app, env=instance.env, **options),
                      Gunicorn(CEILING_APP, env=ceiling_env, **options)) as (server, ceiling):
             tokens = [enroll(server.port, code) for code in codes]
             etags = prime(server.port, tokens)

@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4,
                         help="load-generator processes, one connection each")
+    parser.add_argument("--server-app", default=SERVER_APP, metavar="SPEC",
+                        help="the server as gunicorn loads it, e.g. to try settings: "
+                        "'signage_server:create_app({\"SQLALCHEMY_ENGINE_OPTIONS\": {}})'")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
@@ -170,7 +173,7 @@ def run_database(kind: str, args: argparse.Namespace) -> dict[str, dict[str, flo
                        "BENCH_CEILING_KIOSK": str(kiosk_id)}
         options = {"workers": args.workers, "worker_class": args.worker_class,
                    "threads": args.threads, "log_dir": tmp}
-        with serving(Gunicorn(SERVER_APP, env=instance.env, **options),
+        with serving(Gunicorn(args.server_app, env=instance.env, **options),
                      Gunicorn(CEILING_APP, env=ceiling_env, **options)) as (server, ceiling):
             token = enroll(server.port, code)
             apps = {"ceiling": ceiling, "server": server}
