@@ -51,8 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=None, help="default: random, printed")
-    parser.add_argument("--link-mbps", type=float, default=1.5,
-                        help="server-to-kiosk throughput in MB/s (default 1.5)")
+    parser.add_argument("--link-mbps", type=float, default=1.0,
+                        help="server-to-kiosk throughput in MB/s (default 1.0)")
+    parser.add_argument("--big-seconds", type=float, default=4.0,
+                        help="length of each big video (about 1.15 MB a second)")
     parser.add_argument("--big-at", type=int, default=10,
                         help="cycle before which the first big video is published")
     parser.add_argument("--big-every", type=int, default=40,
@@ -88,6 +90,7 @@ def settings_of(args: argparse.Namespace, seed: int) -> power_cut.Settings:
     return power_cut.Settings(
         cycles=args.cycles, seed=seed, target_s=TARGET_S,
         link_bytes_per_s=int(args.link_mbps * 1_000_000), big_at=args.big_at,
+        big_seconds=args.big_seconds,
         big_every=args.big_every, down_at=args.down_at, down_every=args.down_every,
         down_cycles=args.down_cycles, tear_probability=args.tear_probability,
         bytecode_cache=not args.no_bytecode_cache, final_timeout_s=120,

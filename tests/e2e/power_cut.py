@@ -43,17 +43,21 @@ encoding). Each item of the test programme carries a magenta signature, so a scr
 tells whether the kiosk plays *its programme* (the last good manifest, restored from the
 journal) or the built-in default content.
 
-Torn writes, between a kill and the next start (``tear_probability``):
+Torn writes, between a kill and the next start (``tear_probability``). A SIGKILL loses nothing
+the process wrote (the kernel keeps it); a power cut can lose what was written but not yet on
+the card, i.e. only what the process just killed wrote last:
 
-- ``wal``: the journal's ``-wal`` is cut at a random byte inside its last transaction (read from
-  the WAL frame headers and the ``-shm`` index), as a power cut during that commit's fsync
-  would leave it; never below what a checkpoint already copied into the database (a disk that
-  loses fsynced data is not a power cut);
-- ``shm``: the ``-shm`` index is overwritten with garbage (after a power cut it holds whatever
-  was last written back);
-- ``part-cut``: a ``<sha256>.part`` is truncated at a random offset (resume must still work);
-- ``part-zeros``: zeros are appended to a ``.part`` (blocks allocated but never written): the
-  hash check must catch it and the file be fetched again.
+- ``wal``: the journal's ``-wal`` is cut at a random byte inside its last transaction, when the
+  killed process committed it (read from the WAL frame headers), as a power cut during that
+  commit's fsync would leave it; never when a checkpoint already copied any of it into the
+  database (the ``-shm`` index says how far checkpoints got: a disk that loses fsynced data is
+  not a power cut);
+- ``shm``: the ``-shm`` index is overwritten with garbage (it is never fsynced: after a power
+  cut it holds whatever was last written back);
+- ``part-cut``: a ``<sha256>.part`` the killed process wrote to is truncated at a random offset
+  (resume must still work);
+- ``part-zeros``: zeros are appended to such a ``.part`` (blocks allocated but never written):
+  the hash check must catch it and the file be fetched again.
 
 After every kill (and tear): ``PRAGMA integrity_check`` on a copy of the journal as the next
 start will open it (database + WAL, no ``-shm``) must say ``ok``; every cache file named by a
@@ -876,55 +880,91 @@ WAL_MAGIC = (0x377F0682, 0x377F0683)
 TEARS = ("wal", "shm", "part-cut", "part-zeros")
 
 
-def wal_last_transaction(wal: Path, shm: Path) -> tuple[int, int] | None:
-    """The byte range of the WAL's last committed transaction, when no checkpoint has copied
-    any of it into the database yet: what a power cut during that commit could tear.
+@dataclass(frozen=True)
+class WalTail:
+    """The last complete transaction of a WAL: frames ``after + 1`` to ``commit``."""
 
-    The ``-shm`` index (native byte order) gives the last committed frame (``mxFrame``, byte
-    16) and how far checkpoints got (``nBackfill``, byte 96); the frame headers give the commit
-    frames (a non-zero "database size" field) of the current WAL generation (its salts)."""
+    fingerprint: tuple[int, ...]  # salts, commit frame number and checksum
+    after: int  # the commit frame of the transaction before it (0: none)
+    commit: int
+    frame_bytes: int
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Its bytes in the file: from its first frame to the end of its commit frame."""
+        return 32 + self.after * self.frame_bytes, 32 + self.commit * self.frame_bytes
+
+
+def wal_last_transaction(wal: Path) -> WalTail | None:
+    """The WAL's last complete transaction, or None when there is none.
+
+    Read from the frame headers alone: the frames of the current WAL generation carry the
+    header's salts and are written in order; a transaction ends with a commit frame (a non-zero
+    "database size after commit"); frames after the last commit frame belong to a transaction
+    that never committed."""
     try:
-        index = shm.read_bytes()[:136]
         with wal.open("rb") as handle:
             header = handle.read(32)
-            if len(header) < 32 or len(index) < 104:
+            if len(header) < 32:
                 return None
             magic, _version, page_size, _seq, salt1, salt2 = struct.unpack(">6I", header[:24])
-            if magic not in WAL_MAGIC or not index[12]:  # isInit
+            if magic not in WAL_MAGIC or page_size < 512:
                 return None
-            (max_frame,) = struct.unpack_from("=I", index, 16)
-            (backfilled,) = struct.unpack_from("=I", index, 96)
-            if max_frame == 0 or backfilled >= max_frame:
-                return None
+            size = wal.stat().st_size
             frame = 24 + page_size
-            previous_commit = 0
-            for number in range(1, max_frame):
+            previous_commit = last_commit = 0
+            last_head = b""
+            number = 1
+            while 32 + number * frame <= size:
                 handle.seek(32 + (number - 1) * frame)
                 head = handle.read(24)
-                if len(head) < 24:
-                    return None
                 _page, commit_size, s1, s2 = struct.unpack(">4I", head[:16])
                 if (s1, s2) != (salt1, salt2):
-                    return None
+                    break
                 if commit_size:
-                    previous_commit = number
+                    previous_commit, last_commit, last_head = last_commit, number, head
+                number += 1
     except OSError:
         return None
-    if previous_commit < backfilled:
+    if not last_commit:
         return None
-    return 32 + previous_commit * frame, 32 + max_frame * frame
+    fingerprint = (salt1, salt2, last_commit, *struct.unpack(">2I", last_head[16:24]))
+    return WalTail(fingerprint, previous_commit, last_commit, frame)
 
 
-def tear(kind: str, data: Path, rng: random.Random) -> str | None:
+def checkpointed_frames(shm: Path) -> tuple[int, int] | None:
+    """(last committed frame, frames a checkpoint copied into the database) from the ``-shm``
+    index (native byte order: ``mxFrame`` at byte 16, ``nBackfill`` at byte 96)."""
+    try:
+        index = shm.read_bytes()[:136]
+    except OSError:
+        return None
+    if len(index) < 104 or not index[12]:  # isInit
+        return None
+    return struct.unpack_from("=I", index, 16)[0], struct.unpack_from("=I", index, 96)[0]
+
+
+def tear(kind: str, data: Path, rng: random.Random,
+         wal_before: tuple[int, ...] | None = None, since: float = 0.0) -> str | None:
     """Apply one torn write of ``kind`` to the (dead) kiosk's data folder; what was done, or
-    None when there was nothing of that kind to tear."""
+    None when there was nothing of that kind to tear.
+
+    Only what the process just killed wrote can be torn (anything older was on the card long
+    before this power cut): a WAL only inside a transaction that process committed
+    (``wal_before`` is the fingerprint of the last one before it started), and only when no
+    checkpoint copied any of it into the database yet (that process's ``-shm`` says so); a
+    ``.part`` only when it was written since ``since`` (wall time)."""
     journal = data / "journal.sqlite"
     wal, shm = journal.with_name("journal.sqlite-wal"), journal.with_name("journal.sqlite-shm")
     if kind == "wal":
-        span = wal_last_transaction(wal, shm)
-        if span is None:
+        last = wal_last_transaction(wal)
+        frames = checkpointed_frames(shm)
+        if last is None or frames is None or last.fingerprint == wal_before:
             return None
-        start, end = span
+        max_frame, backfilled = frames
+        if max_frame != last.commit or backfilled > last.after:
+            return None
+        start, end = last.span
         cut = rng.randrange(start, end)
         os.truncate(wal, cut)
         return f"wal cut at {cut}, inside its last transaction [{start}, {end})"
@@ -934,7 +974,7 @@ def tear(kind: str, data: Path, rng: random.Random) -> str | None:
         size = shm.stat().st_size
         shm.write_bytes(rng.randbytes(size))
         return f"shm overwritten with {size} random bytes"
-    parts = sorted((data / "media").glob("*.part"))
+    parts = sorted(p for p in (data / "media").glob("*.part") if p.stat().st_mtime >= since)
     if not parts:
         return None
     part = rng.choice(parts)
@@ -975,6 +1015,7 @@ class PowerCutSoak:
         self.big: list[Path] = []
         self.big_sha: str | None = None
         self._setup_error: BaseException | None = None
+        self.wal_before: tuple[int, ...] | None = None
 
     def close(self) -> None:
         self.kiosk.stop(signal.SIGKILL)
@@ -1187,6 +1228,8 @@ class PowerCutSoak:
         self.screenshot.unlink(missing_ok=True)
         seen: int | None = None
         cycle.load = os.getloadavg()[0]
+        before = wal_last_transaction(self.data / "journal.sqlite-wal")
+        self.wal_before = before.fingerprint if before is not None else None
         kiosk.start()
         while True:
             now = time.monotonic() - kiosk.started_mono
@@ -1256,7 +1299,7 @@ class PowerCutSoak:
             kinds = list(TEARS)
             self.rng.shuffle(kinds)
             for kind in kinds:
-                done = tear(kind, self.data, self.rng)
+                done = tear(kind, self.data, self.rng, self.wal_before, self.kiosk.started_wall)
                 if done is None:
                     continue
                 cycle.tear = done
