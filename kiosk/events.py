@@ -77,7 +77,21 @@ class MediaFailed:
     reason: str
 
 
-Event = ManifestReady | SyncStatus | Tick | KeyPressed | Quit | MediaEnded | MediaFailed
+@dataclass(frozen=True)
+class ButtonPressed:
+    """A hardware button (gpiozero, ``kiosk.hardware``): ``button`` is ``has_app`` ("Đã có
+    Bluezone"), ``not_yet`` ("Chưa có") or ``direction`` (the in/out toggle)."""
+
+    button: str
+
+
+@dataclass(frozen=True)
+class Motion:
+    """The PIR sensor saw someone: wake the screen (footfall is counted by the hardware side)."""
+
+
+Event = (ManifestReady | SyncStatus | Tick | KeyPressed | Quit | MediaEnded | MediaFailed
+         | ButtonPressed | Motion)
 
 
 @dataclass(frozen=True)

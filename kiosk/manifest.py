@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kiosk.checkin import PRIVACY_FIELDS, CheckinSettings
+
 log = logging.getLogger(__name__)
 
 KINDS = ("video", "image", "qr", "text")
@@ -30,6 +32,8 @@ ALL_DAYS = frozenset(range(1, 8))
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 MIN_STILL_S = 1.0  # a poster shown for less than this only flickers
 MAX_ITEM_S = 24 * 3600.0  # the server's own bound on duration_ms
+DEFAULT_RETENTION_DAYS = 21  # the server's default; it never allows more than 30
+MAX_RETENTION_DAYS = 30
 
 Resolve = Callable[[str], Path | None]
 
@@ -140,6 +144,7 @@ class Programme:
     self_checkin_url: str | None = None
     kiosk_id: int | None = None
     items: tuple[Item, ...] = ()
+    checkin: CheckinSettings | None = None  # None: no manifest yet, check-ins are not set up
 
     @property
     def zone(self) -> ZoneInfo:
@@ -169,6 +174,30 @@ def parse_manifest(manifest: Any, resolve: Resolve) -> Programme:
         self_checkin_url=_text(_mapping(manifest.get("checkin")).get("self_checkin_url")) or None,
         kiosk_id=_int(kiosk.get("id")),
         items=items,
+        checkin=parse_checkin(manifest.get("checkin"), _timezone(venue.get("timezone"))),
+    )
+
+
+def parse_checkin(raw: Any, timezone: str) -> CheckinSettings | None:
+    """The venue's check-in settings, clamped: an unknown privacy mode reads as ``count``
+    (record nothing personal rather than guess), retention stays within 1-30 days."""
+    if not isinstance(raw, Mapping):
+        return None
+    mode = raw.get("privacy_mode")
+    if mode not in PRIVACY_FIELDS:
+        log.warning("unknown privacy mode %r: recording counts only", mode)
+        mode = "count"
+    days = _int(raw.get("retention_days"))
+    consent = _mapping(raw.get("consent"))
+    version = _int(raw.get("consent_version"))
+    return CheckinSettings(
+        privacy_mode=mode,
+        retention_days=min(max(days, 1), MAX_RETENTION_DAYS) if days is not None
+        else DEFAULT_RETENTION_DAYS,
+        consent_version=version if version is not None and version >= 0 else None,
+        consent_text_vi=_text(consent.get("vi")),
+        consent_text_en=_text(consent.get("en")),
+        timezone=timezone,
     )
 
 
