@@ -17,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiosk.checkin import Confirmation
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,8 +93,40 @@ class Motion:
     """The PIR sensor saw someone: wake the screen (footfall is counted by the hardware side)."""
 
 
+@dataclass(frozen=True)
+class TextTyped:
+    """Text from the keyboard (pygame TEXTINPUT): Unicode, so an input method or a keyboard
+    layout can type Vietnamese, and what a USB scanner types. ``kiosk.checkin_flow`` tells a
+    scanner's burst from a person's typing."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Tapped:
+    """A tap or click on something the screen drew as a target (``kiosk.display`` names it:
+    ``open_form``, ``field:name``, ``key:a``, ``confirm``, ...)."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class CheckinRecorded:
+    """The player recorded a check-in (durable commit done): confirm it on screen."""
+
+    confirmation: Confirmation
+
+
+@dataclass(frozen=True)
+class CheckinRejected:
+    """A check-in was not recorded: why, for the screen."""
+
+    vi: str
+    en: str
+
+
 Event = (ManifestReady | SyncStatus | Tick | KeyPressed | Quit | MediaEnded | MediaFailed
-         | ButtonPressed | Motion)
+         | ButtonPressed | Motion | TextTyped | Tapped | CheckinRecorded | CheckinRejected)
 
 
 @dataclass(frozen=True)

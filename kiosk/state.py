@@ -16,14 +16,22 @@ The rules:
 - Items are chosen in playlist order among those the schedule allows at the moment of
   choosing; when none is, the default content plays; when a file fails, it is skipped until
   the next manifest, and when everything failed the built-in slides play.
+- Check-ins (``kiosk.checkin_flow``) run beside the loop: buttons, scans, typing and taps
+  go to the flow, whose screens take the main zone while they last; the loop goes on under
+  them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from kiosk import checkin_flow
+from kiosk.checkin_flow import CheckinFlow, Feedback, RecordCheckin
 from kiosk.events import (
+    ButtonPressed,
+    CheckinRecorded,
+    CheckinRejected,
     Event,
     KeyPressed,
     ManifestReady,
@@ -31,6 +39,8 @@ from kiosk.events import (
     MediaFailed,
     Quit,
     SyncStatus,
+    Tapped,
+    TextTyped,
     Tick,
 )
 from kiosk.manifest import Item, ManifestError, Programme, builtin_slides, parse_manifest
@@ -98,6 +108,7 @@ class PlayerState:
     sync_error: str | None = None
     counters: Counters = Counters()
     stopped: bool = False
+    checkin: CheckinFlow = field(default_factory=CheckinFlow)
 
     def venue_time(self, now: Moment) -> datetime:
         """The best known time (device clock corrected by the server's), as an aware UTC
@@ -143,7 +154,7 @@ class Note:
     message: str
 
 
-Effect = Open | Show | Close | Played | Note
+Effect = Open | Show | Close | Played | Note | RecordCheckin | Feedback
 Step = tuple[PlayerState, tuple[Effect, ...]]
 
 
@@ -178,12 +189,30 @@ def _handle(state: PlayerState, event: Event | MediaReady, now: Moment) -> Step:
             return _end_current(state, serial), ()
         case MediaFailed(serial=serial, reason=reason):
             return _failed(state, serial, reason)
+        case ButtonPressed() | TextTyped() | Tapped() | CheckinRecorded() | CheckinRejected():
+            return _checkin(state, event, now)
+        case KeyPressed(key=key) if not state.checkin.idle or key in checkin_flow.OPEN_FORM_KEYS:
+            return _checkin(state, event, now)
         case KeyPressed(key=key) if key in SKIP_KEYS and state.current is not None:
             counters = replace(state.counters, skipped=state.counters.skipped + 1)
             return replace(state, overdue=True, counters=counters), (Note(f"skip ({key})"),)
-        case Tick() | KeyPressed():
+        case Tick():
+            return _checkin_tick(state, now)
+        case KeyPressed():
             return state, ()
     return state, ()
+
+
+def _checkin(state: PlayerState, event: checkin_flow.FlowEvent, now: Moment) -> Step:
+    flow, effects = checkin_flow.step(state.checkin, event, state.programme.checkin, now.mono)
+    return replace(state, checkin=flow), effects
+
+
+def _checkin_tick(state: PlayerState, now: Moment) -> Step:
+    if state.checkin == CheckinFlow(direction=state.checkin.direction):
+        return state, ()
+    flow, effects = checkin_flow.tick(state.checkin, state.programme.checkin, now.mono)
+    return replace(state, checkin=flow), effects
 
 
 def _advance(state: PlayerState, now: Moment) -> Step:

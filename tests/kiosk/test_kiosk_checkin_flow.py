@@ -1,0 +1,383 @@
+"""The check-in flow, driven through the kiosk's pure ``step`` like the player drives it:
+buttons, scanner bursts, typing, taps, the Recorder's answers, and time passing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from kiosk.checkin import CheckinSettings, Confirmation, Visitor
+from kiosk.checkin_flow import (
+    TIMEOUTS_S,
+    Confirmed,
+    Editing,
+    Feedback,
+    Message,
+    RecordCheckin,
+    Recording,
+    deadline,
+    mask,
+)
+from kiosk.events import (
+    ButtonPressed,
+    CheckinRecorded,
+    CheckinRejected,
+    Event,
+    KeyPressed,
+    Tapped,
+    TextTyped,
+    Tick,
+)
+from kiosk.manifest import Programme, builtin_slides
+from kiosk.state import Effect, MediaReady, Moment, PlayerState, initial_state, step
+from kiosk.telex import compose, strip_tone
+
+CARD = "001203004567|123456789|Nguyễn Văn An|01021990|Nam|12 Hàng Bài, Hà Nội|05062021"
+SCANNER_GAP = 0.004  # seconds between a scanner's keys
+PERSON_GAP = 0.15  # between a person's
+
+
+def settings(mode: str = "contact") -> CheckinSettings:
+    return CheckinSettings(mode, 21, 1, "Đồng ý", "Agree", "Asia/Ho_Chi_Minh")
+
+
+class Kiosk:
+    """The state machine with a clock, the way the player runs it; ``record`` answers as
+    the Recorder would (or refuses when ``refuse`` is set)."""
+
+    def __init__(self, mode: str | None = "contact") -> None:
+        programme = Programme(checkin=settings(mode) if mode else None)
+        self.state: PlayerState = initial_state(builtin_slides(), programme)
+        self.now = 1000.0
+        self.recorded: list[Visitor] = []
+        self.feedback: list[bool] = []
+        self.refuse: tuple[str, str] | None = None
+
+    def send(self, event: Event | MediaReady, after: float = 0.0) -> tuple[Effect, ...]:
+        self.now += after
+        self.state, effects = step(self.state, event, Moment(self.now, self.now))
+        for effect in effects:
+            if isinstance(effect, RecordCheckin):
+                self.recorded.append(effect.visitor)
+                answer = CheckinRejected(*self.refuse) if self.refuse else CheckinRecorded(
+                    confirmation(effect.visitor))
+                self.send(answer)
+            elif isinstance(effect, Feedback):
+                self.feedback.append(effect.ok)
+        return effects
+
+    def scan(self, code: str, gap: float = SCANNER_GAP) -> None:
+        for char in code:
+            self.send(TextTyped(char), after=gap)
+        self.send(KeyPressed("return"), after=gap)
+
+    def type(self, text: str, gap: float = PERSON_GAP) -> None:
+        for char in text:
+            self.send(TextTyped(char), after=gap)
+        self.wait(gap)
+
+    def wait(self, seconds: float) -> None:
+        self.send(Tick(), after=seconds)
+
+    @property
+    def screen(self) -> object:
+        return self.state.checkin.screen
+
+
+def confirmation(visitor: Visitor) -> Confirmation:
+    name = visitor.personal.get("name")
+    masked = mask("name", name) if name else None
+    return Confirmation("uuid", visitor.direction, visitor.has_app, masked, date(2026, 12, 14))
+
+
+@pytest.fixture
+def kiosk() -> Kiosk:
+    return Kiosk()
+
+
+# -- buttons -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("button", "has_app"), [("has_app", "yes"), ("not_yet", "no")])
+def test_a_button_records_an_anonymous_checkin_in_one_press(
+    kiosk: Kiosk, button: str, has_app: str
+) -> None:
+    kiosk.send(ButtonPressed(button))
+    assert kiosk.recorded == [Visitor("in", "button", has_app)]
+    assert isinstance(kiosk.screen, Confirmed) and kiosk.feedback == [True]
+
+
+def test_the_confirmation_shows_only_after_the_recorder_answered() -> None:
+    kiosk = Kiosk()
+    state, effects = step(kiosk.state, ButtonPressed("has_app"), Moment(1.0, 1.0))
+    assert effects[0] == RecordCheckin(Visitor("in", "button", "yes"))
+    assert isinstance(state.checkin.screen, Recording)
+    state, _ = step(state, Tick(), Moment(1.5, 1.5))
+    assert isinstance(state.checkin.screen, Recording)
+    state, effects = step(state, CheckinRecorded(confirmation(Visitor("in", "button", "yes"))),
+                          Moment(1.6, 1.6))
+    assert isinstance(state.checkin.screen, Confirmed) and effects == (Feedback(True),)
+
+
+def test_the_direction_button_sets_the_direction_of_the_next_presses(kiosk: Kiosk) -> None:
+    kiosk.send(ButtonPressed("direction"))
+    assert isinstance(kiosk.screen, Message) and kiosk.screen.en == "Now recording: OUT"
+    kiosk.send(ButtonPressed("has_app"))
+    kiosk.send(ButtonPressed("direction"))
+    kiosk.send(ButtonPressed("not_yet"))
+    assert [v.direction for v in kiosk.recorded] == ["out", "in"]
+
+
+@pytest.mark.parametrize(
+    ("button", "shown_for"),
+    [("has_app", TIMEOUTS_S["confirmed"]), ("not_yet", TIMEOUTS_S["confirmed_not_yet"])],
+)
+def test_the_confirmation_goes_away_after_its_time(
+    kiosk: Kiosk, button: str, shown_for: float
+) -> None:
+    kiosk.send(ButtonPressed(button))
+    kiosk.wait(shown_for - 0.1)
+    assert isinstance(kiosk.screen, Confirmed)
+    kiosk.wait(0.1)
+    assert kiosk.screen is None and kiosk.state.checkin.idle
+
+
+def test_not_yet_keeps_the_install_qr_for_20_seconds() -> None:
+    assert TIMEOUTS_S["confirmed_not_yet"] == 20.0
+
+
+def test_a_refused_checkin_says_why_and_signals_it(kiosk: Kiosk) -> None:
+    kiosk.refuse = ("Bộ nhớ đầy.", "The storage is full.")
+    kiosk.send(ButtonPressed("has_app"))
+    assert isinstance(kiosk.screen, Message) and kiosk.screen.en == "The storage is full."
+    assert kiosk.feedback == [False]
+
+
+def test_without_checkin_settings_nothing_is_recorded() -> None:
+    kiosk = Kiosk(mode=None)
+    kiosk.send(ButtonPressed("has_app"))
+    assert kiosk.recorded == [] and kiosk.feedback == [False]
+    assert isinstance(kiosk.screen, Message) and "not set up" in kiosk.screen.en
+
+
+# -- the scanner ---------------------------------------------------------------------------
+
+
+def test_a_card_scan_records_the_name_and_nothing_else(kiosk: Kiosk) -> None:
+    kiosk.scan(CARD)
+    assert kiosk.recorded == [Visitor("in", "scanner", "unknown", {"name": "Nguyễn Văn An"})]
+    assert isinstance(kiosk.screen, Confirmed)
+    assert kiosk.screen.confirmation.masked_name == "N. V. A."
+
+
+def test_in_count_mode_a_card_scan_keeps_no_name() -> None:
+    kiosk = Kiosk("count")
+    kiosk.scan(CARD)
+    assert kiosk.recorded == [Visitor("in", "scanner", "unknown", {})]
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("https://example.org/promo", "This is a link, not a citizen ID card."),
+        ("8934563138165", "This is a product barcode, not a citizen ID card."),
+        ("001203004567|123456789|Nguyễn",
+         "Could not read the code. Please scan the ID card again."),
+    ],
+)
+def test_any_other_scan_is_explained_and_nothing_stored(
+    kiosk: Kiosk, code: str, says: str
+) -> None:
+    kiosk.scan(code)
+    assert kiosk.recorded == [] and kiosk.feedback == [False]
+    assert isinstance(kiosk.screen, Message) and kiosk.screen.en == says
+    assert kiosk.screen.vi  # the Vietnamese message first, always
+    kiosk.wait(TIMEOUTS_S["message"])
+    assert kiosk.screen is None
+
+
+def test_a_scan_cut_short_without_enter_is_explained(kiosk: Kiosk) -> None:
+    for char in CARD[:30]:
+        kiosk.send(TextTyped(char), after=SCANNER_GAP)
+    kiosk.wait(0.2)
+    assert isinstance(kiosk.screen, Message) and kiosk.screen.kind == "scan"
+    assert kiosk.recorded == []
+
+
+def test_the_scan_buffer_waits_a_burst_gap_then_lets_go(kiosk: Kiosk) -> None:
+    kiosk.send(TextTyped("N"), after=0.0)
+    assert deadline(kiosk.state.checkin) == pytest.approx(kiosk.now + 0.035)
+
+
+def test_slow_typing_is_not_a_scan_and_opens_the_form(kiosk: Kiosk) -> None:
+    kiosk.type("Nguyeenx")
+    kiosk.send(KeyPressed("return"), after=PERSON_GAP)
+    assert kiosk.recorded == []
+    assert isinstance(kiosk.screen, Editing)
+    assert kiosk.screen.form.value("name") == "Nguyễn"
+    assert kiosk.screen.form.focus == "phone"
+
+
+def test_a_card_scanned_into_the_open_form_fills_the_name(kiosk: Kiosk) -> None:
+    kiosk.send(KeyPressed("f2"))
+    kiosk.scan(CARD)
+    assert isinstance(kiosk.screen, Editing)
+    form = kiosk.screen.form
+    assert form.value("name") == "Nguyễn Văn An" and form.method == "scanner"
+    assert "001203004567" not in repr(kiosk.state)  # the full id number is not kept
+    assert "01021990" not in repr(kiosk.state) and "Hàng Bài" not in repr(kiosk.state)
+    kiosk.send(Tapped("has_app:yes"))
+    kiosk.send(Tapped("confirm"))
+    assert kiosk.recorded == [Visitor("in", "scanner", "yes", {"name": "Nguyễn Văn An"})]
+
+
+# -- the staff form ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "fields"),
+    [("count", ()), ("contact", ("name", "phone")),
+     ("full", ("name", "phone", "organisation", "purpose", "host"))],
+)
+def test_the_form_asks_only_what_the_privacy_mode_allows(mode: str, fields: tuple[str]) -> None:
+    kiosk = Kiosk(mode)
+    kiosk.send(Tapped("open_form"))
+    assert isinstance(kiosk.screen, Editing) and kiosk.screen.form.fields == fields
+
+
+def test_staff_form_one_screen_confirm_done(kiosk: Kiosk) -> None:
+    kiosk.send(KeyPressed("f2"))
+    for key in "Traanf Thij Binhf":
+        kiosk.send(Tapped("key:space" if key == " " else f"key:{key}"))
+    kiosk.send(Tapped("field:phone"))
+    kiosk.type("0912 345 678")
+    kiosk.send(Tapped("has_app:installed_now"))
+    kiosk.send(Tapped("direction:out"))
+    kiosk.send(Tapped("confirm"))
+    assert kiosk.recorded == [Visitor("out", "staff", "installed_now",
+                                      {"name": "Trần Thị Bình", "phone": "0912345678"})]
+    assert isinstance(kiosk.screen, Confirmed)
+    assert kiosk.state.checkin.direction == "out"
+
+
+@pytest.mark.parametrize(
+    ("taps", "problem"),
+    [
+        ((), "Please answer: does the visitor have the app?"),
+        (("has_app:yes",), "Please enter the name."),
+    ],
+)
+def test_the_form_says_what_is_missing(kiosk: Kiosk, taps: tuple[str], problem: str) -> None:
+    kiosk.send(KeyPressed("f2"))
+    for tap in taps:
+        kiosk.send(Tapped(tap))
+    kiosk.send(Tapped("confirm"))
+    assert kiosk.recorded == [] and kiosk.feedback == [False]
+    assert isinstance(kiosk.screen, Editing)
+    assert kiosk.screen.form.problem is not None and kiosk.screen.form.problem[1] == problem
+
+
+def test_a_bad_phone_number_is_refused_on_the_form(kiosk: Kiosk) -> None:
+    kiosk.send(KeyPressed("f2"))
+    kiosk.type("An")
+    kiosk.send(Tapped("field:phone"))
+    kiosk.type("123")
+    kiosk.send(Tapped("has_app:no"))
+    kiosk.send(Tapped("confirm"))
+    assert kiosk.recorded == []
+    assert isinstance(kiosk.screen, Editing)
+    assert kiosk.screen.form.problem == ("Số điện thoại không hợp lệ.",
+                                         "The phone number is not valid.")
+
+
+def test_a_refusal_from_the_recorder_returns_to_the_form(kiosk: Kiosk) -> None:
+    kiosk.refuse = ("Trường không được phép.", "Field not allowed.")
+    kiosk.send(KeyPressed("f2"))
+    kiosk.type("An")
+    kiosk.send(Tapped("has_app:yes"))
+    kiosk.send(Tapped("confirm"))
+    assert isinstance(kiosk.screen, Message)
+    kiosk.wait(TIMEOUTS_S["message"])
+    assert isinstance(kiosk.screen, Editing) and kiosk.screen.form.value("name") == "An"
+
+
+def test_an_abandoned_form_is_closed_and_forgotten(kiosk: Kiosk) -> None:
+    kiosk.send(KeyPressed("f2"))
+    kiosk.type("Nguyen")
+    kiosk.wait(TIMEOUTS_S["form_idle"] - 1)
+    assert isinstance(kiosk.screen, Editing)
+    kiosk.wait(1.5)
+    assert kiosk.screen is None and "Nguyen" not in repr(kiosk.state)
+
+
+def test_backspace_and_cancel(kiosk: Kiosk) -> None:
+    kiosk.send(KeyPressed("f2"))
+    kiosk.type("Anh")
+    kiosk.send(KeyPressed("backspace"), after=0.2)
+    assert isinstance(kiosk.screen, Editing) and kiosk.screen.form.value("name") == "An"
+    kiosk.send(Tapped("key:backspace"))
+    assert kiosk.screen.form.value("name") == "A"
+    kiosk.send(Tapped("cancel"))
+    assert kiosk.screen is None and kiosk.recorded == []
+
+
+def test_telex_can_be_switched_off_for_foreign_names(kiosk: Kiosk) -> None:
+    kiosk.send(KeyPressed("f2"))
+    kiosk.send(Tapped("key:telex"))
+    for key in "Ross":
+        kiosk.send(Tapped(f"key:{key}"))
+    assert isinstance(kiosk.screen, Editing) and kiosk.screen.form.value("name") == "Ross"
+
+
+def test_skip_keys_still_step_the_loop_when_no_checkin_is_going_on(kiosk: Kiosk) -> None:
+    kiosk.send(KeyPressed("right"))
+    assert kiosk.state.counters.skipped == 0  # nothing on screen yet: nothing to skip
+    kiosk.send(KeyPressed("f2"))
+    kiosk.send(KeyPressed("right"))
+    assert isinstance(kiosk.screen, Editing)
+
+
+# -- masking and Telex ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("name", "Nguyễn Văn An", "N. V. A."),
+        ("phone", "0912345678", "•••••••678"),
+        ("organisation", "Sở Y tế", "S••••••"),
+        ("host", "", ""),
+    ],
+)
+def test_values_are_masked_on_screen(field: str, value: str, shown: str) -> None:
+    assert mask(field, value) == shown
+
+
+@pytest.mark.parametrize(
+    ("keys", "text"),
+    [
+        ("aa", "â"), ("aw", "ă"), ("ee", "ê"), ("oo", "ô"), ("ow", "ơ"), ("uw", "ư"),
+        ("dd", "đ"), ("DDaauf", "Đầu"),
+        ("as", "á"), ("af", "à"), ("ar", "ả"), ("ax", "ã"), ("aj", "ạ"),
+        ("tieengs", "tiếng"), ("tieengsz", "tiêng"), ("Vieetj Nam", "Việt Nam"),
+        ("Nguyeenx Vawn Anh", "Nguyễn Văn Anh"), ("Huwowng", "Hương"), ("Thuyr", "Thủy"),
+        ("aaa", "aa"), ("ass", "as"),
+        ("FPT Software", "FPT Software"), ("0912345678", "0912345678"),
+        ("Trần Thị Bình", "Trần Thị Bình"),  # an input method's text passes through
+    ],
+)
+def test_telex(keys: str, text: str) -> None:
+    assert compose(keys) == text
+
+
+def test_strip_tone_keeps_the_vowel_shapes() -> None:
+    assert strip_tone("Nguyễn Việt Đức") == "Nguyên Viêt Đưc"
+
+
+def test_a_new_manifest_changes_the_form_for_the_next_visitor(kiosk: Kiosk) -> None:
+    programme = replace(kiosk.state.programme, checkin=settings("full"))
+    kiosk.state = replace(kiosk.state, programme=programme)
+    kiosk.send(KeyPressed("f2"))
+    assert isinstance(kiosk.screen, Editing) and len(kiosk.screen.form.fields) == 5
