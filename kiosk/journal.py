@@ -185,11 +185,15 @@ class Journal:
                 acked.append(row.client_uuid)
             elif result.get("status") == "rejected":
                 rejected.append((row.client_uuid, str(result.get("reason") or "rejected")))
-        with self._transaction() as db:
+        # A dead check-in keeps its counts (direction, method, has_app, time), never its
+        # sealed personal fields: the server refused it, so nobody will ever open that box.
+        kept = "json_remove(payload, '$.sealed')" if kind == CHECKIN else "payload"
+        erase = kind == CHECKIN and bool(acked or rejected)
+        with self._personal_purge(erase), self._transaction() as db:
             db.executemany("DELETE FROM outbox WHERE client_uuid = ?", [(u,) for u in acked])
             db.executemany(
                 "INSERT OR REPLACE INTO dead_letter (client_uuid, kind, payload, reason, "
-                "rejected_at) SELECT client_uuid, kind, payload, ?, ? FROM outbox "
+                f"rejected_at) SELECT client_uuid, kind, {kept}, ?, ? FROM outbox "
                 "WHERE client_uuid = ?", [(reason, now, u) for u, reason in rejected])
             db.executemany("DELETE FROM outbox WHERE client_uuid = ?",
                            [(u,) for u, _ in rejected])
@@ -278,6 +282,28 @@ class Journal:
             return float(raw) if raw is not None else None
         except ValueError:
             return None
+
+    @contextmanager
+    def _personal_purge(self, erase: bool) -> Iterator[None]:
+        """For check-ins, make the deletes inside really erase: ``secure_delete`` overwrites
+        the freed pages (sealed boxes overflow onto pages of their own), and a truncating
+        checkpoint afterwards empties the WAL, which still holds the rows' older frames.
+        Plays carry nothing personal and skip the extra writes."""
+        if not erase:
+            yield
+            return
+        with self._lock:
+            self._run(lambda db: db.execute("PRAGMA secure_delete=ON"))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._run(lambda db: db.execute("PRAGMA secure_delete=OFF"))
+                busy = self._run(lambda db: db.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+            if busy:
+                log.warning("journal checkpoint was blocked by a reader; the WAL still holds "
+                            "settled check-ins until the next one")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
