@@ -48,6 +48,7 @@ DIRECTIONS = ("in", "out")
 OPEN_FORM_KEYS = frozenset({"f2"})
 NEXT_KEYS = frozenset({"tab", "return", "enter"})
 ENTER_KEYS = frozenset({"return", "enter"})
+COMMAND_KEYS = OPEN_FORM_KEYS | NEXT_KEYS | {"backspace", "escape"}
 #: Labels of the form's fields: Vietnamese first, English beneath.
 FIELD_LABELS = {
     "name": ("Họ và tên", "Full name"),
@@ -280,6 +281,10 @@ def _flush_keys(
 
 
 def _key(flow: CheckinFlow, key: str, settings: CheckinSettings | None, now: float) -> FlowStep:
+    """A key that types no text (letters arrive as ``TextTyped``, which a scanner sends too:
+    their key presses are ignored here so they cannot break up a burst)."""
+    if key not in COMMAND_KEYS:
+        return flow, ()
     if key in ENTER_KEYS and flow.keys.text:
         keys, burst = feed(flow.keys, "\r", now)
         if burst is not None and now - (flow.keys.last_key_at or now) <= MAX_GAP_S:

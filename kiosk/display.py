@@ -39,19 +39,37 @@ import pygame.freetype
 from pygame._sdl2 import video as sdl2
 
 from kiosk.bar import BarContent
+from kiosk.checkin import Confirmation
+from kiosk.checkin_flow import (
+    FIELD_LABELS,
+    Confirmed,
+    Editing,
+    Form,
+    Message,
+    Recording,
+    Screen,
+    form_problem,
+    mask,
+)
 from kiosk.display_options import DisplayOptions
-from kiosk.events import Event, KeyPressed, Quit
+from kiosk.events import Event, KeyPressed, Quit, Tapped, TextTyped
 from kiosk.layout import (
     Box,
+    FormLayout,
     ScreenLayout,
+    confirmation_layout,
     fit,
+    form_layout,
+    hit,
     logical_size,
     place,
     qr_slide_layout,
     screen_layout,
+    split_rows,
     text_slide_layout,
+    to_logical,
 )
-from kiosk.manifest import Item, QrSlide, TextSlide
+from kiosk.manifest import Item, Programme, QrSlide, TextSlide, install_steps
 from kiosk.picture import PictureSource
 from kiosk.qr import QUIET_MODULES, QrCache
 from kiosk.snapshot import Capture
@@ -72,6 +90,9 @@ SOFT: Color = (190, 214, 240)
 GREY: Color = (92, 106, 124)
 ACCENT_LIGHT: Color = (110, 190, 255)
 BACKGROUND = NAVY  # letterbox and main-zone background
+CONFIRMED: Color = (0, 122, 61)  # a recorded check-in
+PROBLEM: Color = (178, 34, 34)  # a refused one, a scan that is not an ID card
+BUTTON: Color = (226, 235, 246)
 
 
 class Slide:
@@ -132,6 +153,8 @@ class Display:
         self._bar: tuple[BarContent, sdl2.Texture] | None = None
         self._keeps_picture = False  # software rendering: the last picture stays in place
         self._drawn: tuple[Source | None, BarContent] | None = None
+        #: What a tap can hit on the picture shown (logical coordinates), by name.
+        self._targets: tuple[tuple[str, Box], ...] = ()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -194,7 +217,31 @@ class Display:
                     events.append(Quit())
                 else:
                     events.append(KeyPressed(pygame.key.name(event.key)))
+            else:
+                events.extend(self._input_event(event))
         return events
+
+    def _input_event(self, event: pygame.event.Event) -> list[Event]:
+        """Text (TEXTINPUT: Unicode, whatever the keyboard layout or input method) and taps
+        (mouse button, or a finger on a touch screen) as kiosk events."""
+        if event.type == pygame.TEXTINPUT:
+            return [TextTyped(event.text)] if event.text else []
+        if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1 \
+                and getattr(event, "touch", False) is False:
+            return self._tap(event.pos)
+        if event.type == pygame.FINGERDOWN:
+            return self._tap((round(event.x * self.physical[0]),
+                              round(event.y * self.physical[1])))
+        return []
+
+    def _tap(self, physical: tuple[int, int]) -> list[Event]:
+        point = to_logical(physical, self.physical, self.options.rotation)
+        if self.layout.bar.x <= point[0] < self.layout.bar.x + self.layout.bar.w and \
+                self.layout.bar.y <= point[1] < self.layout.bar.y + self.layout.bar.h:
+            return [Tapped("open_form")]
+        main = self.layout.main
+        target = hit(self._targets, (point[0] - main.x, point[1] - main.y))
+        return [Tapped(target)] if target is not None else []
 
     # -- drawing -------------------------------------------------------------------------
 
@@ -257,6 +304,146 @@ class Display:
             return Slide(self._paint_qr_slide(item.qr, item.qr.url or install_link, size))
         assert item.text is not None, f"item {item.id} is neither a QR nor a text slide"
         return Slide(self._paint_text_slide(item.text, size))
+
+    # -- check-in screens (kiosk.checkin_flow) --------------------------------------------
+
+    def checkin_slide(self, screen: Screen, programme: Programme, install_link: str) -> Slide:
+        """Paint a check-in screen for the main zone; taps then hit its targets."""
+        size = (self.layout.main.w, self.layout.main.h)
+        self._targets = ()
+        match screen:
+            case Editing(form=form):
+                layout = form_layout(size, form.fields)
+                self._targets = layout.targets
+                surface = self._paint_form(form, programme, layout, size)
+            case Confirmed(confirmation=confirmation):
+                self._targets = (("dismiss", Box(0, 0, *size)),)
+                surface = self._paint_confirmation(confirmation, programme, install_link, size)
+            case Message(vi=vi, en=en, kind=kind):
+                self._targets = (("dismiss", Box(0, 0, *size)),)
+                surface = self._paint_message(vi, en, size, problem=kind != "direction")
+            case Recording():
+                surface = self._paint_message("Đang ghi nhận…", "Recording…", size, False)
+        return Slide(surface)
+
+    def checkin_closed(self) -> None:
+        """No check-in screen any more: nothing in the main zone is a target."""
+        self._targets = ()
+
+    def _paint_message(
+        self, vi: str, en: str, size: tuple[int, int], problem: bool
+    ) -> pygame.Surface:
+        surface = pygame.Surface(size)
+        surface.fill(PROBLEM if problem else NAVY)
+        area = Box(0, 0, *size).inset(round(min(size) * 0.08))
+        upper, lower = split_rows(area, 0.55)
+        self._draw_lines(surface, fit_block(vi, upper, self._fonts, True, 3, "center", "bottom"),
+                         WHITE)
+        self._draw_lines(surface, fit_block(en, lower, self._fonts, False, 3, "center", "top"),
+                         SOFT)
+        return surface
+
+    def _paint_confirmation(
+        self,
+        confirmation: Confirmation,
+        programme: Programme,
+        install_link: str,
+        size: tuple[int, int],
+    ) -> pygame.Surface:
+        """The masked name, in or out, the day the data is deleted; for "not yet" the
+        install QR, large, and the install steps."""
+        not_yet = confirmation.has_app == "no"
+        surface = pygame.Surface(size)
+        surface.fill(WHITE if not_yet else CONFIRMED)
+        layout = confirmation_layout(size, with_code=not_yet)
+        vi, en = confirmation_texts(confirmation, programme.qr.app_name)
+        head_ink, detail_ink = (INK, GREY) if not_yet else (WHITE, WHITE)
+        upper, lower = split_rows(layout.headline, 0.6)
+        fonts = self._fonts
+        align = "left" if not_yet and size[0] >= size[1] else "center"
+        self._draw_lines(surface, fit_block(vi[0], upper, fonts, True, 2, align, "bottom"),
+                         head_ink)
+        self._draw_lines(surface, fit_block(en[0], lower, fonts, False, 2, align, "top"),
+                         detail_ink)
+        rows = [row for pair in zip(vi[1:], en[1:], strict=True) for row in pair]
+        cells = _rows(layout.details, len(rows))
+        for index, (row, cell) in enumerate(zip(rows, cells, strict=True)):
+            self._draw_lines(surface, fit_block(row, cell, fonts, index % 2 == 0, 1, align),
+                             head_ink if index % 2 == 0 else detail_ink)
+        if layout.code is not None and layout.steps is not None:
+            self._paint_qr(surface, install_link, layout.code)
+            guide = install_steps(programme.qr.app_name)
+            half_vi, half_en = split_rows(layout.steps, 0.5)
+            text_size = steps_size(((guide.title_vi, guide.lines_vi, half_vi),
+                                    (guide.title_en, guide.lines_en, half_en)), fonts,
+                                   max(12, layout.steps.h // 12))
+            self._draw_lines(surface, steps_block(guide.title_vi, guide.lines_vi, half_vi,
+                                                  text_size, fonts), INK)
+            self._draw_lines(surface, steps_block(guide.title_en, guide.lines_en, half_en,
+                                                  text_size, fonts), GREY)
+        return surface
+
+    def _paint_form(
+        self, form: Form, programme: Programme, layout: FormLayout, size: tuple[int, int]
+    ) -> pygame.Surface:
+        surface = pygame.Surface(size)
+        surface.fill(WHITE)
+        fonts = self._fonts
+        upper, lower = split_rows(layout.title, 0.6)
+        self._draw_lines(surface, fit_block("Ghi nhận khách ra vào", upper, fonts, True, 1,
+                                            "left"), INK)
+        self._draw_lines(surface, fit_block("Visitor check-in", lower, fonts, False, 1, "left"),
+                         GREY)
+        app = programme.qr.app_name
+        for target, box in layout.targets:
+            kind, _, value = target.partition(":")
+            if kind == "field":
+                self._paint_field(surface, form, value, box)
+            elif kind == "key":
+                self._paint_button(surface, box, *key_label(value, form.telex), False, small=True)
+            else:
+                vi, en = answer_label(target, app)
+                chosen = (kind == "has_app" and form.has_app == value) or (
+                    kind == "direction" and form.direction == value) or kind == "confirm"
+                self._paint_button(surface, box, vi, en, chosen)
+        problem = form.problem
+        if problem is None and form.has_app is not None:
+            problem = form_problem(form)
+        if problem is not None:
+            self._draw_lines(surface, fit_block(f"{problem[0]} / {problem[1]}", layout.problem,
+                                                fonts, True, 2), PROBLEM)
+        consent = programme.checkin.consent_text_vi if programme.checkin else ""
+        if consent and form.fields:
+            consent_en = programme.checkin.consent_text_en if programme.checkin else ""
+            self._draw_lines(surface, fit_block(f"{consent} / {consent_en}".strip(" /"),
+                                                layout.consent, fonts, False, 2), GREY)
+        return surface
+
+    def _paint_field(self, surface: pygame.Surface, form: Form, name: str, box: Box) -> None:
+        label_vi, label_en = FIELD_LABELS[name]
+        label, value_box = split_rows(box, 0.42)
+        self._draw_lines(surface, fit_block(f"{label_vi} · {label_en}", label, self._fonts,
+                                            False, 1, "left"), GREY)
+        focused = form.focus == name
+        pygame.draw.rect(surface, ACCENT if focused else SOFT, value_box.as_tuple(),
+                         width=max(2, value_box.h // 14), border_radius=value_box.h // 6)
+        text = form.value(name)
+        shown = f"{text}|" if focused else mask(name, text)
+        inner = value_box.inset(max(4, value_box.h // 6))
+        self._draw_lines(surface, fit_block(shown, inner, self._fonts, True, 1, "left"), INK)
+
+    def _paint_button(self, surface: pygame.Surface, box: Box, vi: str, en: str, chosen: bool,
+                      small: bool = False) -> None:
+        pygame.draw.rect(surface, ACCENT if chosen else BUTTON, box.as_tuple(),
+                         border_radius=max(4, min(box.w, box.h) // 8))
+        ink, soft = (WHITE, WHITE) if chosen else (INK, GREY)
+        inner = box.inset(max(2, min(box.w, box.h) // 10))
+        if not en:
+            self._draw_lines(surface, fit_block(vi, inner, self._fonts, True, 1), ink)
+            return
+        upper, lower = split_rows(inner, 0.58)
+        self._draw_lines(surface, fit_block(vi, upper, self._fonts, True, 1), ink)
+        self._draw_lines(surface, fit_block(en, lower, self._fonts, False, 1), soft)
 
     def missing_glyphs(self, text: str) -> set[str]:
         """Characters of ``text`` that the regular or the bold font has no glyph for.
@@ -430,3 +617,61 @@ def _surface_of(source: PictureSource | Slide) -> pygame.Surface | None:
     surface = pygame.Surface(source.size)  # XRGB8888: the texture is then a plain copy
     surface.get_buffer().write(source.pixels)
     return surface
+
+
+# -- check-in texts (pure; tested for glyph coverage) ------------------------------------------
+
+DIRECTION_TEXTS = {"in": ("VÀO", "IN"), "out": ("RA", "OUT")}
+
+
+def confirmation_texts(confirmation: Confirmation, app: str) -> tuple[list[str], list[str]]:
+    """The confirmation's lines, Vietnamese and English, pairwise: headline, who, deletion."""
+    word_vi, word_en = DIRECTION_TEXTS.get(confirmation.direction, DIRECTION_TEXTS["in"])
+    if confirmation.has_app == "no":
+        vi = [f"Đã ghi nhận {word_vi}. Mời cài đặt {app}", ]
+        en = [f"Checked {word_en.lower()}. Please install {app}"]
+    else:
+        vi = [f"Đã ghi nhận: {word_vi}"]
+        en = [f"Checked {word_en.lower()} - thank you"]
+    if confirmation.masked_name:
+        vi.append(f"Khách: {confirmation.masked_name}")
+        en.append(f"Visitor: {confirmation.masked_name}")
+    if confirmation.delete_on is not None:
+        vi.append(f"Thông tin cá nhân được xóa ngày {confirmation.delete_on:%d/%m/%Y}")
+        en.append(f"Personal data deleted on {confirmation.delete_on:%d %b %Y}")
+    else:
+        vi.append("Không lưu thông tin cá nhân")
+        en.append("No personal data kept")
+    return vi, en
+
+
+def answer_label(target: str, app: str) -> tuple[str, str]:
+    """The two-language label of a form button."""
+    labels = {
+        "has_app:yes": (f"Đã có {app}", "Has the app"),
+        "has_app:no": ("Chưa có", "Not yet"),
+        "has_app:installed_now": ("Vừa cài xong", "Installed now"),
+        "direction:in": ("Vào", "In"),
+        "direction:out": ("Ra", "Out"),
+        "confirm": ("Xác nhận", "Confirm"),
+        "cancel": ("Hủy", "Cancel"),
+    }
+    return labels.get(target, (target, ""))
+
+
+def key_label(key: str, telex: bool) -> tuple[str, str]:
+    """What an on-screen key shows."""
+    specials = {
+        "backspace": ("⌫", "Xóa"),
+        "space": ("Dấu cách", "Space"),
+        "next": ("Tiếp ▸", "Next"),
+        "telex": ("Telex: bật" if telex else "Telex: tắt", "Telex on" if telex else "Telex off"),
+    }
+    return specials.get(key, (key.upper() if key.isalpha() else key, ""))
+
+
+def _rows(box: Box, count: int) -> list[Box]:
+    if count <= 0:
+        return []
+    height = box.h // count
+    return [Box(box.x, box.y + i * height, box.w, height) for i in range(count)]

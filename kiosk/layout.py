@@ -209,3 +209,164 @@ def text_slide_layout(size: tuple[int, int]) -> TextSlideLayout:
         None,
         largest,
     )
+
+
+# -- check-in screens (kiosk.checkin_flow) ---------------------------------------------------
+
+KEY_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+HAS_APP_OPTIONS = ("yes", "no", "installed_now")
+
+
+@dataclass(frozen=True)
+class FormLayout:
+    """The staff form in the main zone (coordinates local to it). ``targets`` are what a tap
+    can hit, by name (``field:name``, ``has_app:yes``, ``direction:in``, ``key:a``,
+    ``confirm``, ``cancel``), in the order they are drawn."""
+
+    title: Box
+    problem: Box
+    consent: Box
+    targets: tuple[tuple[str, Box], ...]
+
+    def box(self, target: str) -> Box | None:
+        return next((box for name, box in self.targets if name == target), None)
+
+
+@dataclass(frozen=True)
+class ConfirmationLayout:
+    """The confirmation: the message and details; with the install QR (the "not yet"
+    answer), the code and the install steps beside it (landscape) or under it (portrait)."""
+
+    headline: Box
+    details: Box
+    code: Box | None
+    steps: Box | None
+
+
+def _row(box: Box, count: int, gap: int) -> list[Box]:
+    """``box`` cut into ``count`` equal cells side by side."""
+    width = (box.w - gap * (count - 1)) // max(1, count)
+    return [Box(box.x + i * (width + gap), box.y, width, box.h) for i in range(count)]
+
+
+def _column(box: Box, count: int, gap: int) -> list[Box]:
+    """``box`` cut into ``count`` equal rows."""
+    height = (box.h - gap * (count - 1)) // max(1, count)
+    return [Box(box.x, box.y + i * (height + gap), box.w, height) for i in range(count)]
+
+
+def keyboard_layout(box: Box) -> tuple[tuple[str, Box], ...]:
+    """An on-screen keyboard for Vietnamese with Telex: digits and the 26 letters (Telex
+    composes the marks), backspace, a Telex on/off key, space, and "next field"."""
+    gap = max(2, min(box.w, box.h) // 60)
+    rows = _column(box, len(KEY_ROWS) + 1, gap)
+    key_w = (box.w - gap * 9) // 10
+    keys: list[tuple[str, Box]] = []
+    for row, letters in zip(rows, KEY_ROWS, strict=False):
+        cells = len(letters) + (2 if letters == KEY_ROWS[-1] else 0)  # + backspace
+        width = cells * key_w + (cells - 1) * gap
+        left = row.x + (row.w - width) // 2
+        for i, letter in enumerate(letters):
+            keys.append((f"key:{letter}", Box(left + i * (key_w + gap), row.y, key_w, row.h)))
+    last = keys[-1][1]
+    keys.append(("key:backspace", Box(last.x + last.w + gap, last.y, 2 * key_w + gap, last.h)))
+    bottom = rows[-1]
+    telex, space, after = _row(bottom, 4, gap)[0], None, None
+    space = Box(telex.x + telex.w + gap, bottom.y, 2 * telex.w + gap, bottom.h)
+    after = Box(space.x + space.w + gap, bottom.y, bottom.x + bottom.w - space.x - space.w - gap,
+                bottom.h)
+    keys += [("key:telex", telex), ("key:space", space), ("key:next", after)]
+    return tuple(keys)
+
+
+def form_layout(size: tuple[int, int], fields: tuple[str, ...]) -> FormLayout:
+    """The one-screen staff form: the fields of the privacy mode, the has-app question,
+    in/out, confirm and cancel, and a keyboard when there is something to type. Every target
+    is at least ~1/12 of the short side: large enough for a finger."""
+    width, height = size
+    margin = max(6, round(min(width, height) * 0.025))
+    gap = max(4, margin // 2)
+    area = Box(0, 0, width, height).inset(margin)
+    title_h = round(area.h * (0.07 if height > width else 0.09))
+    title = Box(area.x, area.y, area.w, title_h)
+    body = Box(area.x, title.y + title_h + gap, area.w, area.h - title_h - gap)
+    targets: list[tuple[str, Box]] = []
+    if fields:
+        keyboard_h = round(body.h * (0.34 if height > width else 0.42))
+        keyboard = Box(body.x, body.y + body.h - keyboard_h, body.w, keyboard_h)
+        body = Box(body.x, body.y, body.w, body.h - keyboard_h - gap)
+    else:
+        keyboard = None
+    if height > width:
+        answer_rows = 3
+        rows = len(fields) + answer_rows + 1  # + problem / consent line
+        cells = _column(body, rows, gap)
+        field_cells, answers = cells[: len(fields)], cells[len(fields):]
+        note = answers.pop()
+    else:
+        left_w = round(body.w * 0.56) if fields else 0
+        left = Box(body.x, body.y, left_w, body.h)
+        right = Box(body.x + left_w + (gap if fields else 0), body.y,
+                    body.w - left_w - (gap if fields else 0), body.h)
+        answers = _column(right, 4, gap)
+        note = answers.pop()
+        field_cells = _column(left, max(1, len(fields)), gap)[: len(fields)]
+    for name, cell in zip(fields, field_cells, strict=True):
+        targets.append((f"field:{name}", cell))
+    for option, cell in zip(HAS_APP_OPTIONS, _row(answers[0], 3, gap), strict=True):
+        targets.append((f"has_app:{option}", cell))
+    for option, cell in zip(("in", "out"), _row(answers[1], 2, gap), strict=True):
+        targets.append((f"direction:{option}", cell))
+    confirm, cancel = _row(answers[2], 2, gap)
+    targets += [("confirm", confirm), ("cancel", cancel)]
+    if keyboard is not None:
+        targets += keyboard_layout(keyboard)
+    problem, consent = split_rows(note, 0.5)
+    return FormLayout(title, problem, consent, tuple(targets))
+
+
+def confirmation_layout(size: tuple[int, int], with_code: bool) -> ConfirmationLayout:
+    width, height = size
+    margin = round(min(width, height) * 0.05)
+    area = Box(0, 0, width, height).inset(margin)
+    if not with_code:
+        headline, details = split_rows(area, 0.45)
+        return ConfirmationLayout(headline, details, None, None)
+    if width >= height:
+        side = round(min(area.h, area.w * 0.42))
+        code = Box(area.x, area.y + (area.h - side) // 2, side, side)
+        text = Box(code.x + side + margin, area.y, area.w - side - margin, area.h)
+        headline, rest = split_rows(text, 0.22)
+        details, steps = split_rows(rest, 0.25)
+    else:
+        headline, rest = split_rows(area, 0.1)
+        side = round(min(rest.w * 0.9, rest.h * 0.5))
+        code = Box(rest.x + (rest.w - side) // 2, rest.y, side, side)
+        below = Box(rest.x, code.y + side + margin // 2, rest.w,
+                    rest.h - side - margin // 2)
+        details, steps = split_rows(below, 0.2)
+    return ConfirmationLayout(headline, details, code, steps)
+
+
+def to_logical(point: tuple[int, int], physical: tuple[int, int], rotation: int) -> tuple[int, int]:
+    """Where a tap at ``point`` on the physical screen is on the logical canvas: the inverse
+    of ``rotate_box`` for one pixel."""
+    x, y = point
+    phys_w, phys_h = physical
+    match normalise_rotation(rotation):
+        case 90:
+            return y, phys_w - 1 - x
+        case 180:
+            return phys_w - 1 - x, phys_h - 1 - y
+        case 270:
+            return phys_h - 1 - y, x
+    return x, y
+
+
+def hit(targets: tuple[tuple[str, Box], ...], point: tuple[int, int]) -> str | None:
+    """The target under ``point``, if any."""
+    x, y = point
+    for name, box in targets:
+        if box.x <= x < box.x + box.w and box.y <= y < box.y + box.h:
+            return name
+    return None

@@ -22,12 +22,23 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kiosk.bar import BarContent, bar_content, install_url
-from kiosk.display import BACKGROUND, Display, Source
+from kiosk.checkin import CheckinError, CheckinSettings, Confirmation, Visitor
+from kiosk.checkin_flow import Confirmed, Feedback, RecordCheckin, deadline
+from kiosk.display import BACKGROUND, Display, Slide, Source
 from kiosk.display_options import DisplayOptions
-from kiosk.events import Event, MediaEnded, MediaFailed, PlayRecord, Quit, Tick
+from kiosk.events import (
+    CheckinRecorded,
+    CheckinRejected,
+    Event,
+    MediaEnded,
+    MediaFailed,
+    PlayRecord,
+    Quit,
+    Tick,
+)
 from kiosk.ids import new_client_uuid
 from kiosk.manifest import Item, Programme, load_default
 from kiosk.memory import keep_heap_small
@@ -46,6 +57,7 @@ from kiosk.state import (
     PlayerState,
     Show,
     Showing,
+    checkin_settings,
     initial_state,
     step,
 )
@@ -58,6 +70,28 @@ OPEN_TIMEOUT_S = 10.0  # media not ready after this long is skipped as broken
 IDLE_WAKE_S = 0.25  # the longest sleep: window events and the stop flag are checked this often
 DECODER_POLL_S = 0.004  # how often to look again when the decoder has not caught up
 NOMINAL_INTERVAL_S = 1 / 30  # the reference frame interval when neither side is a video
+#: With check-ins set up, keyboard and touch input is looked at this often even when nothing
+#: else is due: the time a key is seen is what tells a scanner's burst (keys 1-20 ms apart)
+#: from a person's typing (80 ms and more), and the end of a scan waits at most this long.
+INPUT_POLL_S = 0.01
+RECORD_FAILED = ("Không ghi nhận được. Vui lòng báo nhân viên.",
+                 "The check-in could not be recorded. Please tell the staff.")
+
+
+class CheckinRecorder(Protocol):
+    """What the player needs of ``kiosk.checkin.Recorder``."""
+
+    def record(self, visitor: Visitor, wall: float) -> Confirmation: ...
+
+    def use(self, settings: CheckinSettings | None) -> None: ...
+
+
+class CheckinFeedback(Protocol):
+    """What the player needs of ``kiosk.hardware``: the green LED and beep, or the refusal."""
+
+    def confirm(self) -> None: ...
+
+    def refuse(self) -> None: ...
 
 
 class Player:
@@ -76,6 +110,8 @@ class Player:
         default_content: Path | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         notifier: Notifier | None = None,
+        recorder: CheckinRecorder | None = None,
+        feedback: CheckinFeedback | None = None,
     ) -> None:
         self.options = display_options
         self.events = events
@@ -93,6 +129,10 @@ class Player:
         self._last_error: str | None = None
         self._state: PlayerState | None = None
         self._screen: _Screen | None = None
+        self._recorder = recorder
+        self._feedback = feedback
+        self._recorder_settings: CheckinSettings | None = None
+        self._confirmed: tuple[str, float] | None = None
 
     # -- the interface for other threads -------------------------------------------------
 
@@ -123,6 +163,12 @@ class Player:
     def transitions(self) -> list[Transition]:
         """Every item boundary measured so far (the last thousand)."""
         return self.meter.transitions()
+
+    def last_confirmation(self) -> tuple[str, float] | None:
+        """The client UUID of the last check-in confirmed on screen, and the monotonic time
+        its first frame was presented (for the ``checkin_latency`` benchmark)."""
+        with self._lock:
+            return self._confirmed
 
     def latest_png(self, max_width: int = 480) -> bytes | None:
         """A PNG of what is on screen, at most ``max_width`` wide; None before the first
@@ -205,6 +251,10 @@ class Player:
         state, effects = step(self._state, event, now)
         with self._lock:
             self._state = state
+        settings = checkin_settings(state)
+        if self._recorder is not None and settings is not self._recorder_settings:
+            self._recorder_settings = settings
+            self._recorder.use(settings)
         for effect in effects:
             self._apply(effect, now)
 
@@ -226,6 +276,31 @@ class Player:
                 self._on_play(_record(effect))
             case Note(message=message):
                 log.info("%s", message)
+            case RecordCheckin(visitor=visitor):
+                self._step(self._record_checkin(visitor, now), now)
+            case Feedback(ok=ok):
+                self._give_feedback(ok)
+
+    def _record_checkin(self, visitor: Visitor, now: Moment) -> Event:
+        """Record one check-in (the Recorder returns after the durable commit) and say how
+        it went. Personal data never reaches the log: only the kind of failure does."""
+        if self._recorder is None:
+            return CheckinRejected(*RECORD_FAILED)
+        try:
+            return CheckinRecorded(self._recorder.record(visitor, now.wall))
+        except CheckinError as exc:
+            return CheckinRejected(exc.vi, exc.en)
+        except Exception as exc:  # the journal failed (disk full, ...): say so on screen
+            log.error("check-in not recorded: %s", type(exc).__name__)
+            return CheckinRejected(*RECORD_FAILED)
+
+    def _give_feedback(self, ok: bool) -> None:
+        if self._feedback is None:
+            return
+        try:
+            self._feedback.confirm() if ok else self._feedback.refuse()
+        except Exception as exc:  # a buzzer must not stop the screen
+            log.warning("feedback failed: %s", exc)
 
     def _after_draw(self, screen: _Screen) -> None:
         """Work for the next item, done once this turn's picture is on screen: opening its
@@ -320,6 +395,10 @@ class Player:
     def _draw(self, screen: _Screen, now: Moment) -> None:
         state = self._state
         assert state is not None
+        if state.checkin.screen is not None or screen.checkin is not None:
+            self._draw_checkin(screen, state, now)
+            if state.checkin.screen is not None:
+                return
         source = screen.source
         frame = source.frame_due(now.mono) if isinstance(source, VideoSource) else None
         bar = self._bar(screen, state, now)
@@ -336,6 +415,46 @@ class Player:
         self.meter.shown(shown_at, frame is not None, new_item)
         if new_item and screen.pending_gap is not None:
             self.meter.transition(self._transition(screen, shown_at))
+        if shot is not None:
+            screen.snapshots.keep(shot, shown_at)
+
+    def _draw_checkin(self, screen: _Screen, state: PlayerState, now: Moment) -> None:
+        """A check-in screen takes the main zone while it lasts; the loop goes on beneath
+        (its video frames are taken as they fall due, and dropped), and comes back whole
+        when the check-in screen goes."""
+        view = state.checkin.screen
+        display = screen.display
+        if view is None:  # it just went: give the main zone back to the loop
+            assert screen.checkin is not None
+            display.release(screen.checkin[1])
+            display.checkin_closed()
+            screen.checkin, screen.drawn_source = None, None
+            return
+        source = screen.source
+        if isinstance(source, VideoSource):
+            source.frame_due(now.mono)
+        screen.pending_gap = None  # an item boundary under a check-in screen is not measured
+        programme = state.pending or state.programme
+        key = (view, programme)
+        fresh = screen.checkin is None or screen.checkin[0] != key
+        if fresh:
+            if screen.checkin is not None:
+                display.release(screen.checkin[1])
+            item = state.current.showing.item if state.current else None
+            link = install_url(programme.qr, item)
+            screen.checkin = (key, display.checkin_slide(view, programme, link))
+        assert screen.checkin is not None
+        slide = screen.checkin[1]
+        bar = self._bar(screen, state, now)
+        capture = screen.snapshots.due(now.mono)
+        if not fresh and bar == screen.drawn_bar and not capture:
+            return
+        shot = display.render(slide, None, bar, capture=capture)
+        shown_at = self._monotonic()
+        screen.drawn_source, screen.drawn_bar = slide, bar
+        if fresh and isinstance(view, Confirmed):
+            with self._lock:
+                self._confirmed = (view.confirmation.client_uuid, shown_at)
         if shot is not None:
             screen.snapshots.keep(shot, shown_at)
 
@@ -398,6 +517,10 @@ class Player:
             wakes.append(due if due is not None else now + DECODER_POLL_S)
         if self._presence_secret:
             wakes.append(now + (30.0 - venue_clock % 30.0))
+        if checkin_settings(state) is not None:
+            wakes.append(now + INPUT_POLL_S)
+        if (flow_due := deadline(state.checkin)) is not None:
+            wakes.append(flow_due)
         return min(wakes)
 
     def _shut_down(self, screen: _Screen) -> None:
@@ -438,6 +561,7 @@ class _Screen:
         self.bar: BarContent | None = None
         self.bar_key: tuple[Programme, Item | None, int] | None = None
         self.ready_at: dict[int, float] = {}
+        self.checkin: tuple[tuple[Any, Programme], Slide] | None = None
         self.pending_gap: tuple[OnScreen, Source | None, float, float] | None = None
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from kiosk import checkin_flow
+from kiosk.checkin import CheckinSettings
 from kiosk.checkin_flow import CheckinFlow, Feedback, RecordCheckin
 from kiosk.events import (
     ButtonPressed,
@@ -204,15 +205,21 @@ def _handle(state: PlayerState, event: Event | MediaReady, now: Moment) -> Step:
 
 
 def _checkin(state: PlayerState, event: checkin_flow.FlowEvent, now: Moment) -> Step:
-    flow, effects = checkin_flow.step(state.checkin, event, state.programme.checkin, now.mono)
+    flow, effects = checkin_flow.step(state.checkin, event, checkin_settings(state), now.mono)
     return replace(state, checkin=flow), effects
 
 
 def _checkin_tick(state: PlayerState, now: Moment) -> Step:
     if state.checkin == CheckinFlow(direction=state.checkin.direction):
         return state, ()
-    flow, effects = checkin_flow.tick(state.checkin, state.programme.checkin, now.mono)
+    flow, effects = checkin_flow.tick(state.checkin, checkin_settings(state), now.mono)
     return replace(state, checkin=flow), effects
+
+
+def checkin_settings(state: PlayerState) -> CheckinSettings | None:
+    """The venue's check-in settings from the newest manifest: unlike the playlist, a new
+    privacy mode applies to the next visitor at once, not at the next item boundary."""
+    return (state.pending or state.programme).checkin
 
 
 def _advance(state: PlayerState, now: Moment) -> Step:

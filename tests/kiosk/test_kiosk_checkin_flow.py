@@ -69,8 +69,10 @@ class Kiosk:
         return effects
 
     def scan(self, code: str, gap: float = SCANNER_GAP) -> None:
+        """Keys as pygame reports a scanner's: a key press, then its text."""
         for char in code:
-            self.send(TextTyped(char), after=gap)
+            self.send(KeyPressed(char.lower()), after=gap)
+            self.send(TextTyped(char))
         self.send(KeyPressed("return"), after=gap)
 
     def type(self, text: str, gap: float = PERSON_GAP) -> None:
