@@ -97,6 +97,27 @@ class KioskConfig:
         "", "Name sent at enrollment (shown in the admin pages). Empty: the host name.")
     log_level: str = _setting(
         "INFO", "Level of the kiosk's log messages on stderr (DEBUG, INFO, WARNING, ERROR).")
+    pin_has_app: str = _setting(
+        "", "GPIO pin of the \"Đã có Bluezone\" (has the app) button, as gpiozero names it "
+            "(GPIO17, BOARD11 or 17); the button connects the pin to ground. Empty: no button.")
+    pin_not_yet: str = _setting(
+        "", "GPIO pin of the \"Chưa có\" (not yet) button, wired like pin_has_app. Empty: no "
+            "button.")
+    pin_direction: str = _setting(
+        "", "GPIO pin of the in/out button: each press switches the direction of the next "
+            "check-ins. Empty: no button (check-ins are arrivals unless the screen says "
+            "otherwise).")
+    pin_led: str = _setting(
+        "", "GPIO pin of the green LED that lights when a check-in is recorded. Empty: no LED.")
+    pin_buzzer: str = _setting(
+        "", "GPIO pin of the (active) buzzer: one short beep when a check-in is recorded, three "
+            "when it is refused. Empty: no buzzer.")
+    pin_pir: str = _setting(
+        "", "GPIO pin of the PIR motion sensor's digital output: motion wakes the screen and "
+            "is counted as footfall in the heartbeat. Empty: no sensor.")
+    button_holdoff_seconds: float = _setting(
+        0.5, "After a button press is taken, further presses of the same button within this "
+             "many seconds are ignored, so a double tap records one check-in.", 0, 10)
 
     @classmethod
     def help_table(cls) -> list[tuple[str, Any, str]]:

@@ -7,6 +7,7 @@ happen (``raise ... from exc``), so callers catch these names and never a librar
      ├── ConfigError                a setting or the kiosk.toml file is unusable
      ├── NotEnrolled                no credentials.json: run `signage-kiosk enroll` first
      ├── JournalError               the SQLite journal cannot be opened or written
+     ├── HardwareError              a configured GPIO pin cannot be set up
      ├── CacheError                 the media cache cannot take a file
      │    ├── IntegrityError        a file's sha256 is not the one the manifest names
      │    └── DiskReserveError      the download would eat the journal's reserved room
@@ -41,6 +42,10 @@ class NotEnrolled(KioskError):
 
 class JournalError(KioskError):
     """The SQLite journal failed to open or to commit."""
+
+
+class HardwareError(KioskError):
+    """A configured GPIO pin cannot be set up (wrong name, pin busy, no GPIO library)."""
 
 
 class CacheError(KioskError):

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 MAX_SCREENSHOT_BYTES = 512 * 1024
 SCREENSHOT_WIDTHS = (480, 320, 200)
+MAX_FOOTFALL = 10**6  # the API's bound; more waits for the next beat
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 
 
@@ -61,6 +62,7 @@ class SyncFacts:
     unsynced_checkins: int
     clock_offset_s: float | None
     error: str | None
+    footfall: int | None = None  # motion counts not yet acknowledged; None: no sensor
 
 
 def body(device: Device, player: PlayerView | None, facts: SyncFacts,
@@ -79,6 +81,8 @@ def body(device: Device, player: PlayerView | None, facts: SyncFacts,
         "late_frames": _count(status.get("late_frames")),
         "last_error": _short(facts.error or status.get("last_error")),
     }
+    if facts.footfall is not None:
+        result["footfall"] = min(max(facts.footfall, 0), MAX_FOOTFALL)
     png = screenshot(player) if with_screenshot and player is not None else None
     if png is not None:
         result["screenshot_png"] = base64.b64encode(png).decode("ascii")

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kiosk import recovery
 from kiosk.errors import JournalError
 from kiosk.events import PlayRecord
 
@@ -94,6 +95,52 @@ def rfc3339(unix_time: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
+def open_journal(path: Path, boot_id: str | None, now: float) -> Journal:
+    """Open the journal, or, when SQLite finds it damaged (``journal_damage``), set it aside
+    with its ``-wal`` and ``-shm`` (``kiosk.recovery``) and start a fresh one: the records it
+    held are lost to the server but kept on the card for diagnosis, and the kiosk plays
+    instead of failing the same way at every restart. A busy or forbidden file is not damaged
+    and still raises ``JournalError``."""
+    problem = journal_damage(path)
+    if problem is not None:
+        try:
+            aside = recovery.set_aside(path, now, companions=("-wal", "-shm"))
+        except OSError as exc:
+            raise JournalError(f"journal {path} is damaged ({problem}) and cannot be moved "
+                               f"aside: {exc}") from exc
+        log.error("journal %s was damaged (%s): set aside as %s; starting a fresh journal",
+                  path, problem, aside.name)
+    return Journal(path, boot_id)
+
+
+def journal_damage(path: Path) -> str | None:
+    """What SQLite's ``quick_check`` finds wrong with the journal, or None when it is sound,
+    missing, or cannot be opened for another reason (``Journal`` then says why). A read-only
+    connection: closing it never checkpoints a damaged WAL into the file, so what is set aside
+    is what was found. A few milliseconds for thousands of rows."""
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = db.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return str(exc) if _is_damage(exc) else None
+    finally:
+        db.close()
+    verdict = "; ".join(str(row[0]) for row in rows[:3])
+    return None if verdict == "ok" else verdict
+
+
+def _is_damage(error: BaseException | None) -> bool:
+    """SQLite's own verdict: the file is corrupt or not a database at all."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.DatabaseError) and code is not None and \
+        code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
 class Journal:
     """The outbox, dead letters and the kiosk's remembered state, in one SQLite file."""
 
@@ -104,6 +151,9 @@ class Journal:
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                        timeout=10)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from exc
+        try:
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise JournalError(f"{path}: WAL mode refused ({mode})")
@@ -111,6 +161,7 @@ class Journal:
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
+            self._db.close()
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
         self._offset = self._read_offset()
         self._offset_written = self._offset

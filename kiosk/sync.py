@@ -62,6 +62,14 @@ class SyncSettings:
                    config.heartbeat_screenshot, config.batch_size, config.download_attempts)
 
 
+class FootfallSource(Protocol):
+    """Motion counts for the heartbeat (``kiosk.hardware.Footfall``)."""
+
+    def pending(self) -> int: ...
+
+    def acknowledge(self, sent: int) -> None: ...
+
+
 class SyncApi(MediaSource, Protocol):
     """The calls the sync thread makes (``kiosk.client.KioskClient`` provides them)."""
 
@@ -112,6 +120,7 @@ class Sync:
 
     def __init__(self, client: SyncApi, journal: Journal, cache: MediaCache,
                  events: queue.Queue[Any], settings: SyncSettings, device: Device, *,
+                 footfall: FootfallSource | None = None,
                  player: PlayerView | None = None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
                  rnd: Callable[[], float] | None = None) -> None:
@@ -122,6 +131,7 @@ class Sync:
         self.settings = settings
         self.device = device
         self.player = player
+        self.footfall = footfall
         self._clock = clock
         self._monotonic = monotonic
         self._rnd = rnd or random.Random().random
@@ -296,11 +306,14 @@ class Sync:
         """Send the heartbeat; a server naming another manifest version triggers a poll."""
         state = self._state
         state.next_beat = self._monotonic() + self._heartbeat_seconds()
+        body = self.heartbeat_body()
         try:
-            answer = self.client.heartbeat(self.heartbeat_body())
+            answer = self.client.heartbeat(body)
         except errors.SyncError as exc:
             log.info("heartbeat failed: %s", exc)
             return
+        if self.footfall is not None and body.get("footfall"):
+            self.footfall.acknowledge(body["footfall"])  # motion since then waits its turn
         state.unreported_error = None
         self._learn_clock()
         theirs = answer.get("manifest_version")
@@ -316,7 +329,8 @@ class Sync:
             uptime_s=self._monotonic() - self._started, manifest_version=self.manifest_version,
             unsynced_plays=counts[PLAY], unsynced_checkins=counts[CHECKIN],
             clock_offset_s=self.client.clock_offset_s,
-            error=state.last_error or state.unreported_error)
+            error=state.last_error or state.unreported_error,
+            footfall=self.footfall.pending() if self.footfall is not None else None)
         return heartbeat.body(self.device, self.player, facts,
                               self.settings.heartbeat_screenshot)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from pathlib import Path
 
@@ -13,9 +14,11 @@ from kiosk.config import (
     Credentials,
     DataLayout,
     KioskConfig,
+    credentials_set_aside,
     default_data_dir,
     load,
     load_credentials,
+    recover_credentials,
     save_credentials,
     server_url_of,
 )
@@ -157,3 +160,46 @@ def test_incomplete_credentials_are_reported(tmp_path: Path) -> None:
 def test_which_server_to_talk_to(configured: str, enrolled: Credentials | None,
                                  expected: str) -> None:
     assert server_url_of(KioskConfig(server_url=configured), enrolled) == expected
+
+
+def test_the_credentials_rename_is_made_durable(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    real_fsync = config.os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(config.os, "fsync", fsync)
+    save_credentials(DataLayout(tmp_path / "data"), CREDENTIALS)
+    assert synced == ["file", "dir"]  # the bytes, then the rename in the folder
+
+
+@pytest.mark.parametrize("damaged", [b"", b'{"server_url": "http://127.0.0.1:5000", "kio',
+                                     b"\xff\xfe garbage", b'{"token": "x"}', b"[1, 2]"])
+def test_damaged_credentials_are_set_aside_and_the_kiosk_goes_on_unenrolled(
+        tmp_path: Path, damaged: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    layout = DataLayout(tmp_path)
+    layout.credentials.write_bytes(damaged)
+    assert recover_credentials(layout, 1_795_420_800.0) is None
+    assert not layout.credentials.exists()
+    (aside,) = credentials_set_aside(layout)
+    assert aside.name == "credentials.json.corrupt-20261123T080000Z"
+    assert aside.read_bytes() == damaged
+    assert "must be enrolled again" in caplog.text
+    assert "http://127.0.0.1:5000" not in caplog.text  # the file's content is not logged
+
+
+def test_sound_credentials_are_kept_and_a_leftover_temporary_goes(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data")
+    save_credentials(layout, CREDENTIALS)
+    leftover = layout.credentials.with_suffix(".json.tmp")
+    leftover.write_text('{"token": "half-written"}')
+    assert recover_credentials(layout, 1_795_420_800.0) == CREDENTIALS
+    assert not leftover.exists() and credentials_set_aside(layout) == []
+
+
+def test_no_credentials_is_not_damage(tmp_path: Path) -> None:
+    assert recover_credentials(DataLayout(tmp_path), 1_795_420_800.0) is None
+    assert credentials_set_aside(DataLayout(tmp_path)) == []

@@ -7,9 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.errors import JournalError
 from kiosk.events import PlayRecord
 from kiosk.ids import new_client_uuid
-from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter, current_boot_id, rfc3339
+from kiosk.journal import (
+    CHECKIN,
+    PLAY,
+    Journal,
+    PlayWriter,
+    current_boot_id,
+    journal_damage,
+    open_journal,
+    rfc3339,
+)
+from kiosk.recovery import KEEP, set_aside_copies
 
 NOW = 1_795_420_800.0  # 2026-11-23T08:00:00Z
 
@@ -194,3 +205,80 @@ def test_the_play_writer_journals_off_the_callers_thread(journal: Journal) -> No
     writer.close()
     assert [r.client_uuid for r in journal.pending(PLAY, 10)] == \
         [r.client_uuid for r in records]
+
+
+# -- a damaged journal is set aside, not fatal ----------------------------------------------
+
+
+def filled_journal(path: Path, plays: int = 400) -> None:
+    """A journal with enough rows to span many pages, closed cleanly (WAL checkpointed)."""
+    opened = Journal(path)
+    opened.add_many(PLAY, [(new_client_uuid(NOW + i), {"n": i, "pad": "x" * 200})
+                           for i in range(plays)], NOW)
+    opened.close()
+
+
+def test_a_file_that_is_not_a_database_is_set_aside_and_replaced(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.write_bytes(b"\0" * 4096 + b"not sqlite")
+    path.with_name("journal.sqlite-wal").write_bytes(b"its wal")
+    opened = open_journal(path, None, NOW)
+    try:
+        assert opened.add(PLAY, new_client_uuid(NOW), {"n": 1}, NOW)
+        assert opened.unsynced()[PLAY] == 1
+    finally:
+        opened.close()
+    (aside,) = set_aside_copies(path)
+    assert aside.name == "journal.sqlite.corrupt-20261123T080000Z"
+    assert aside.read_bytes().endswith(b"not sqlite")  # kept as it was, for diagnosis
+    assert aside.with_name(aside.name + "-wal").read_bytes() == b"its wal"
+    assert "set aside as journal.sqlite.corrupt-20261123T080000Z" in caplog.text
+
+
+def test_a_journal_with_a_damaged_page_is_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    filled_journal(path)
+    with path.open("r+b") as handle:  # garbage over a page in the middle of the table
+        handle.seek(path.stat().st_size // 2)
+        handle.write(bytes(range(256)) * 16)
+    assert journal_damage(path) is not None
+    opened = open_journal(path, None, NOW)
+    try:
+        assert journal_damage(path) is None
+        assert opened.unsynced()[PLAY] == 0
+    finally:
+        opened.close()
+    (aside,) = set_aside_copies(path)
+    assert aside.stat().st_size > 400 * 200
+
+
+def test_a_sound_journal_is_opened_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    filled_journal(path, plays=3)
+    opened = open_journal(path, None, NOW)
+    try:
+        assert opened.unsynced()[PLAY] == 3
+    finally:
+        opened.close()
+    assert set_aside_copies(path) == []
+
+
+def test_a_journal_that_cannot_be_opened_is_not_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.mkdir()  # SQLite cannot open it, but moving it aside would be no cure
+    with pytest.raises(JournalError, match="cannot open journal"):
+        open_journal(path, None, NOW)
+    assert path.is_dir() and set_aside_copies(path) == []
+
+
+def test_only_the_newest_damaged_copies_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    for second in range(KEEP + 2):
+        path.write_bytes(b"garbage %d" % second)
+        path.with_name("journal.sqlite-wal").write_bytes(b"wal %d" % second)
+        open_journal(path, None, NOW + second).close()
+    kept = set_aside_copies(path)
+    assert [p.read_bytes() for p in kept] == [b"garbage %d" % s for s in range(2, KEEP + 2)]
+    walls = sorted(p.name for p in tmp_path.glob("journal.sqlite.corrupt-*-wal"))
+    assert walls == [p.name + "-wal" for p in kept]
