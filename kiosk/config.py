@@ -24,6 +24,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from kiosk import recovery
 from kiosk.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,7 @@ def save_credentials(layout: DataLayout, credentials: Credentials) -> None:
             os.fsync(handle.fileno())
         os.chmod(temp, 0o600)
         os.replace(temp, target)
+        recovery.fsync_dir(target.parent)  # else a power cut can undo the rename
     except OSError as exc:
         raise ConfigError(f"cannot write {target}: {exc}") from exc
 
@@ -290,13 +292,44 @@ def load_credentials(layout: DataLayout) -> Credentials | None:
         data = json.loads(layout.credentials.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
+        raise DamagedCredentials(f"cannot read {layout.credentials}: {exc}") from exc
+    except OSError as exc:
         raise ConfigError(f"cannot read {layout.credentials}: {exc}") from exc
     try:
         return Credentials(**{f.name: data[f.name] for f in fields(Credentials)
                               if f.name in data or f.default is MISSING})
     except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{layout.credentials} is incomplete: {exc}") from exc
+        raise DamagedCredentials(f"{layout.credentials} is incomplete: {exc}") from exc
+
+
+class DamagedCredentials(ConfigError):
+    """``credentials.json`` is there but is not what enrollment wrote (a power cut, a card
+    that corrupts data): only a new enrollment can replace it."""
+
+
+def recover_credentials(layout: DataLayout, now: float) -> Credentials | None:
+    """The stored credentials for ``run``: damaged ones are set aside
+    (``credentials.json.corrupt-<time>``, see ``kiosk.recovery``) and the kiosk goes on
+    unenrolled, playing what it has, instead of failing at every restart. A temporary file
+    left by an enrollment cut short (it holds the token) is removed."""
+    layout.credentials.with_suffix(".json.tmp").unlink(missing_ok=True)
+    try:
+        return load_credentials(layout)
+    except DamagedCredentials as exc:
+        problem = exc
+    try:
+        aside = recovery.set_aside(layout.credentials, now)
+    except OSError as exc:
+        raise ConfigError(f"{problem}; cannot move it aside: {exc}") from exc
+    log.error("credentials were unreadable (%s): set aside as %s; this kiosk must be "
+              "enrolled again (signage-kiosk enroll)", problem.__cause__ or problem, aside.name)
+    return None
+
+
+def credentials_set_aside(layout: DataLayout) -> list[Path]:
+    """Damaged credential files kept for diagnosis, oldest first (``status`` shows them)."""
+    return recovery.set_aside_copies(layout.credentials)
 
 
 def server_url_of(config: KioskConfig, credentials: Credentials | None) -> str:
