@@ -167,6 +167,11 @@ class Hardware:
             self.buzzer.beep(on_time=REFUSE_BEEP_S, off_time=REFUSE_BEEP_S, n=REFUSE_BEEPS,
                              background=True)
 
+    @property
+    def has_motion_sensor(self) -> bool:
+        """Whether footfall is counted at all (the heartbeat then reports it, zero included)."""
+        return self.pir is not None
+
     def close(self) -> None:
         """Release every pin (gpiozero stops the blink/beep threads)."""
         for device in reversed(self._devices):
@@ -175,3 +180,14 @@ class Hardware:
             except Exception:  # closing must not stop the shutdown of the others
                 log.exception("closing %r failed", device)
         self._devices.clear()
+
+
+def open_hardware(config: Any, post: Callable[[Event], None]) -> Hardware:
+    """The hardware a ``KioskConfig`` describes. Pins that cannot be set up are logged and the
+    kiosk goes on without any of its parts: a wrong pin name must not keep the screen dark."""
+    pins = Pins.from_config(config)
+    try:
+        return Hardware(pins, post, holdoff_s=float(config.button_holdoff_seconds))
+    except HardwareError as exc:
+        log.error("%s; running without buttons, LED, buzzer and motion sensor", exc)
+        return Hardware(Pins(), post)

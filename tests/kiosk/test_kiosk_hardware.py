@@ -18,7 +18,7 @@ from kiosk.cache import MediaCache
 from kiosk.config import KioskConfig
 from kiosk.errors import HardwareError
 from kiosk.events import ButtonPressed, Event, Motion
-from kiosk.hardware import REFUSE_BEEPS, Footfall, Hardware, Pins
+from kiosk.hardware import REFUSE_BEEPS, Footfall, Hardware, Pins, open_hardware
 from kiosk.heartbeat import Device as SyncDevice
 from kiosk.journal import Journal
 from kiosk.sync import Sync, SyncSettings
@@ -178,6 +178,27 @@ def test_the_environment_picks_the_mock_factory(monkeypatch: pytest.MonkeyPatch,
         made.close()
         Device.pin_factory.reset()
         Device.pin_factory.close()
+        Device.pin_factory = None
+
+
+def test_the_kiosk_opens_its_hardware_from_the_configuration(
+        monkeypatch: pytest.MonkeyPatch, events: list[Event],
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    Device.pin_factory = None
+    try:
+        made = open_hardware(KioskConfig(pin_not_yet="GPIO27", pin_pir="GPIO4",
+                                         button_holdoff_seconds=2.0), events.append)
+        assert set(made.buttons) == {"not_yet"} and made.has_motion_sensor
+        made.close()
+        broken = open_hardware(KioskConfig(pin_led="GPIO999"), events.append)
+        assert broken.led is None and not broken.has_motion_sensor
+        assert "running without buttons" in caplog.text
+        assert not open_hardware(KioskConfig(), events.append).pins.any
+    finally:
+        if Device.pin_factory is not None:
+            Device.pin_factory.reset()
+            Device.pin_factory.close()
         Device.pin_factory = None
 
 
