@@ -9,13 +9,18 @@ whenever nothing changed, and any server process can answer any kiosk.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import threading
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, event, or_, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import selectinload
 
 from .extensions import db
@@ -171,39 +176,106 @@ def _driver_query(dialect: Any) -> _DriverQuery | None:
     return _DRIVER_QUERIES[key]
 
 
+class _PollConnections:
+    """One DB-API connection per engine, process and thread, kept for the poll query.
+
+    A poll is one indexed read, yet checking a connection out of SQLAlchemy's pool costs
+    more than the read itself: on PostgreSQL the pre-ping is a round trip of its own, and
+    check-in resets the connection (another one). This connection is checked out once
+    (pre-pinged, with the engine's ``connect`` set-up such as SQLite's pragmas), detached
+    from the pool and kept: on PostgreSQL in autocommit, so each poll is exactly one
+    statement and always sees the latest commit; on SQLite no transaction stays open
+    between polls either, as the cursor is closed after its one row. Instead of pinging
+    before every use, a poll that meets a dropped connection (server restart, idle
+    timeout) reconnects and runs once more: the optimistic half of SQLAlchemy's disconnect
+    handling. The connections close with the engine (``Engine.dispose``).
+    """
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.opened: weakref.WeakKeyDictionary[Engine, list[Any]] = weakref.WeakKeyDictionary()
+        self.closings = 0  # how many times ``close_all`` ran: threads then drop their own
+
+    def _mine(self) -> dict[Engine, Any]:
+        """This thread's connections. A new thread, a forked child (whose parent's sockets
+        are never used or closed here) and a thread whose engine was disposed start over."""
+        mark = (os.getpid(), self.closings)
+        if getattr(self.local, "mark", None) != mark:
+            self.local.mark = mark
+            self.local.by_engine = weakref.WeakKeyDictionary()
+        return cast(dict[Engine, Any], self.local.by_engine)
+
+    def get(self, engine: Engine) -> Any:
+        mine = self._mine()
+        connection = mine.get(engine)
+        if connection is not None:
+            return connection
+        fairy = engine.raw_connection()
+        fairy.detach()  # the pool forgets it: it is ours to close
+        connection = fairy.dbapi_connection
+        if engine.dialect.name == "postgresql":
+            connection.autocommit = True  # idle after check-out, so this sends nothing
+        mine[engine] = connection
+        with self.lock:
+            if engine not in self.opened:
+                self.opened[engine] = []
+                event.listen(engine, "engine_disposed", self.close_all)
+            self.opened[engine].append(connection)
+        return connection
+
+    def drop(self, engine: Engine, connection: Any) -> None:
+        self._mine().pop(engine, None)
+        with self.lock, contextlib.suppress(ValueError):
+            self.opened.get(engine, []).remove(connection)
+        with contextlib.suppress(Exception):  # it is thrown away because it failed
+            connection.close()
+
+    def close_all(self, engine: Engine) -> None:
+        """Close every thread's poll connection to ``engine`` (its ``engine_disposed``)."""
+        with self.lock:
+            connections = self.opened.pop(engine, [])
+            self.closings += 1
+        for connection in connections:
+            with contextlib.suppress(Exception):  # closing for good: nothing to save
+                connection.close()
+
+
+_POLL_CONNECTIONS = _PollConnections()
+
+
+def _fetch_one(connection: Any, query: _DriverQuery, token_hash: str) -> Any:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(query.sql, query.params(token_hash))
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
 def poll_state(token_hash: str) -> PollState | None:
     """Read on every request, never cached in the process, so a revoked token stops at once.
 
     This is most of the work of a poll answered 304, so it runs as the one compiled query on
-    a DB-API cursor of a pooled connection (pre-pinged as configured), outside the ORM
-    session, and on PostgreSQL in autocommit: no BEGIN and ROLLBACK round trips around a
-    single read. Each of these cut the CPU of a poll (docs/benchmarks.md). Nothing in it
-    needs the request's transaction: the generation is read before anything it guards.
+    a DB-API cursor of a connection kept for polls (``_PollConnections``), outside the ORM
+    session: no pool check-out, no pre-ping, no BEGIN and ROLLBACK around a single read.
+    Each of these cut the CPU of a poll (docs/benchmarks.md). Nothing in it needs the
+    request's transaction: the generation is read before anything it guards.
     """
     engine = db.engine
     query = _driver_query(engine.dialect)
     if query is None:
         row = db.session.connection().execute(_POLL_STATE, {"token_hash": token_hash}).first()
         return None if row is None else PollState(*row)
-    connection = engine.raw_connection()
-    try:
-        driver: Any = connection.driver_connection
-        single = (engine.dialect.name == "postgresql" and not driver.autocommit
-                  and driver.info.transaction_status == 0)  # idle, as after check-out
-        if single:
-            driver.autocommit = True  # sends nothing to the server
+    for attempt in (1, 2):
+        connection = _POLL_CONNECTIONS.get(engine)
         try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(query.sql, query.params(token_hash))
-                found = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            if single:
-                driver.autocommit = False
-    finally:
-        connection.close()  # back to the pool
+            found = _fetch_one(connection, query, token_hash)
+            break
+        except engine.dialect.loaded_dbapi.Error as exc:
+            _POLL_CONNECTIONS.drop(engine, connection)
+            if attempt == 2 or not engine.dialect.is_disconnect(exc, connection, None):
+                raise
     return None if found is None else PollState(*found)
 
 

@@ -7,13 +7,14 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from signage_server.extensions import db
 from signage_server.playlists import ItemSpec
 
 if TYPE_CHECKING:
     from flask import Flask
+    from flask.testing import FlaskCliRunner
     from server_api import KioskApi
     from server_data import Library, Programme
 
@@ -125,6 +126,30 @@ def test_weak_etag_from_a_gzipping_proxy_gets_the_same_fast_304(kiosk: KioskApi,
     response = kiosk.get(MANIFEST, **{"If-None-Match": f"W/{etag}"})
     assert response.status_code == 304
     assert statements == []
+
+
+def test_revoking_a_polling_kiosk_stops_its_next_poll(kiosk: KioskApi,
+                                                     runner: FlaskCliRunner) -> None:
+    etag = kiosk.get(MANIFEST).headers["ETag"]
+    assert kiosk.get(MANIFEST, **{"If-None-Match": etag}).status_code == 304
+    assert runner.invoke(args=["kiosk", "revoke", str(kiosk.kiosk_id)]).exit_code == 0
+    response = kiosk.get(MANIFEST, **{"If-None-Match": etag})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "invalid_token"
+
+
+def test_poll_survives_the_database_dropping_its_connection(app: Flask,
+                                                            kiosk: KioskApi) -> None:
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only a database server drops connections")
+    etag = kiosk.get(MANIFEST).headers["ETag"]
+    assert kiosk.get(MANIFEST, **{"If-None-Match": etag}).status_code == 304
+    with engine.connect() as conn:  # as a restart of PostgreSQL would, for every other one
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    assert kiosk.get(MANIFEST, **{"If-None-Match": etag}).status_code == 304
 
 
 def test_other_etag_gets_the_manifest(kiosk: KioskApi) -> None:
