@@ -32,7 +32,7 @@ from kiosk.events import (
     Tapped,
     TextTyped,
 )
-from kiosk.scanner import MAX_GAP_S, MIN_LENGTH, Buffer, CitizenCard, feed, read_code
+from kiosk.scanner import MIN_LENGTH, Buffer, CitizenCard, allowed_gap, feed, read_code
 from kiosk.telex import Composer
 
 #: How long each screen stays (seconds of the monotonic clock).
@@ -161,7 +161,7 @@ def deadline(flow: CheckinFlow) -> float | None:
     keys stop being a possible scan."""
     times: list[float] = []
     if flow.keys.last_key_at is not None and flow.keys.text:
-        times.append(flow.keys.last_key_at + MAX_GAP_S)
+        times.append(flow.keys.last_key_at + allowed_gap(flow.keys))
     screen = flow.screen
     if isinstance(screen, Confirmed | Message):
         times.append(screen.until)
@@ -256,7 +256,7 @@ def _typed(
     effects: tuple[FlowEffect, ...] = ()
     for char in text:
         keys = flow.keys
-        if keys.last_key_at is not None and now - keys.last_key_at > MAX_GAP_S:
+        if keys.last_key_at is not None and now - keys.last_key_at > allowed_gap(keys):
             flow, more = _flush_keys(flow, settings, now, force=True)
             effects += more
         keys, _ = feed(flow.keys, char, now)
@@ -272,7 +272,7 @@ def _flush_keys(
     keys = flow.keys
     if not keys.text or keys.last_key_at is None:
         return flow, ()
-    if not force and now - keys.last_key_at <= MAX_GAP_S:
+    if not force and now - keys.last_key_at <= allowed_gap(keys):
         return flow, ()
     flow = replace(flow, keys=Buffer())
     if len(keys.text) >= MIN_LENGTH:
@@ -287,7 +287,7 @@ def _key(flow: CheckinFlow, key: str, settings: CheckinSettings | None, now: flo
         return flow, ()
     if key in ENTER_KEYS and flow.keys.text:
         keys, burst = feed(flow.keys, "\r", now)
-        if burst is not None and now - (flow.keys.last_key_at or now) <= MAX_GAP_S:
+        if burst is not None and now - (flow.keys.last_key_at or now) <= allowed_gap(flow.keys):
             return _scanned(replace(flow, keys=keys), burst.text, settings, now)
         flow, effects = _flush_keys(flow, settings, now, force=True)
         if isinstance(flow.screen, Message):

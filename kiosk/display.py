@@ -326,6 +326,10 @@ class Display:
                 surface = self._paint_message("Đang ghi nhận…", "Recording…", size, False)
         return Slide(surface)
 
+    def checkin_targets(self, screen: Screen) -> None:
+        """The targets of a check-in screen painted ahead (a confirmation: tap to close)."""
+        self._targets = (("dismiss", Box(0, 0, self.layout.main.w, self.layout.main.h)),)
+
     def checkin_closed(self) -> None:
         """No check-in screen any more: nothing in the main zone is a target."""
         self._targets = ()
@@ -636,7 +640,10 @@ def confirmation_texts(confirmation: Confirmation, app: str) -> tuple[list[str],
     if confirmation.masked_name:
         vi.append(f"Khách: {confirmation.masked_name}")
         en.append(f"Visitor: {confirmation.masked_name}")
-    if confirmation.delete_on is not None:
+    if getattr(confirmation, "personal_dropped", False):
+        vi.append("Chưa lưu được thông tin cá nhân")
+        en.append("Personal details could not be kept")
+    elif confirmation.delete_on is not None:
         vi.append(f"Thông tin cá nhân được xóa ngày {confirmation.delete_on:%d/%m/%Y}")
         en.append(f"Personal data deleted on {confirmation.delete_on:%d %b %Y}")
     else:

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -307,10 +308,35 @@ class Player:
         media (painting a slide, starting a decoder) and, once it is ready, making its
         texture. Either would otherwise hold back a frame or an item's first picture."""
         self._open_deferred(screen)
+        self._paint_ahead(screen)
         while screen.to_prepare:
             source = screen.sources.get(screen.to_prepare.pop())
             if source is not None:
                 screen.display.prepare(source)
+
+    def _paint_ahead(self, screen: _Screen) -> None:
+        """The confirmations a button press can bring (this direction; has the app or not
+        yet) are painted ahead, one per turn, while nothing of a check-in is on screen: the
+        press then costs the durable commit and one frame. Two main-zone pictures are kept
+        (about 13 MB at 1080p); a named confirmation is painted when it comes."""
+        state = self._state
+        assert state is not None
+        programme = state.pending or state.programme
+        if programme.checkin is None or state.checkin.screen is not None:
+            return
+        wanted = {}
+        for has_app in ("yes", "no"):
+            view = Confirmed(Confirmation("", state.checkin.direction, has_app, None, None), 0.0)
+            wanted[_slide_key(view, programme)] = view
+        for key in [k for k in screen.painted if k not in wanted]:
+            screen.display.release(screen.painted.pop(key))
+        missing = [key for key in wanted if key not in screen.painted]
+        if missing:
+            view = wanted[missing[0]]
+            slide = screen.display.checkin_slide(view, programme, install_url(programme.qr, None))
+            screen.display.checkin_closed()
+            screen.display.prepare(slide)
+            screen.painted[missing[0]] = slide
 
     def _open_deferred(self, screen: _Screen) -> None:
         while screen.deferred:
@@ -438,11 +464,14 @@ class Player:
         key = (view, programme)
         fresh = screen.checkin is None or screen.checkin[0] != key
         if fresh:
-            if screen.checkin is not None:
+            if screen.checkin is not None and screen.checkin[1] not in screen.painted.values():
                 display.release(screen.checkin[1])
-            item = state.current.showing.item if state.current else None
-            link = install_url(programme.qr, item)
-            screen.checkin = (key, display.checkin_slide(view, programme, link))
+            slide = screen.painted.get(_slide_key(view, programme))
+            if slide is None:
+                slide = display.checkin_slide(view, programme, install_url(programme.qr, None))
+            else:
+                display.checkin_targets(view)
+            screen.checkin = (key, slide)
         assert screen.checkin is not None
         slide = screen.checkin[1]
         bar = self._bar(screen, state, now)
@@ -562,7 +591,15 @@ class _Screen:
         self.bar_key: tuple[Programme, Item | None, int] | None = None
         self.ready_at: dict[int, float] = {}
         self.checkin: tuple[tuple[Any, Programme], Slide] | None = None
+        self.painted: dict[tuple[Any, Programme], Slide] = {}  # check-in screens, ahead
         self.pending_gap: tuple[OnScreen, Source | None, float, float] | None = None
+
+
+def _slide_key(view: Any, programme: Programme) -> tuple[Any, Programme]:
+    """What a check-in picture depends on: a confirmation's content, not its id or time."""
+    if isinstance(view, Confirmed):
+        return replace(view.confirmation, client_uuid=""), programme
+    return view, programme
 
 
 def _record(played: Played) -> PlayRecord:

@@ -22,6 +22,15 @@ from datetime import date
 MAX_GAP_S = 0.035
 #: Shorter bursts are a person's quick double tap, not a code.
 MIN_LENGTH = 6
+#: Once a burst is MIN_LENGTH keys long it is a scanner's (no person types six keys that
+#: fast), and a longer pause no longer ends it: the kiosk sees keys when its loop looks,
+#: and a busy loop may look late.
+LATE_GAP_S = 0.25
+
+
+def allowed_gap(buffer: Buffer) -> float:
+    """The longest pause that keeps ``buffer``'s burst going."""
+    return LATE_GAP_S if len(buffer.text) >= MIN_LENGTH else MAX_GAP_S
 #: Longest code kept in the buffer; anything longer is garbage.
 MAX_LENGTH = 512
 
@@ -47,7 +56,7 @@ def feed(buffer: Buffer, key: str, now: float) -> tuple[Buffer, Burst | None]:
     if key in ("\r", "\n"):
         done = not buffer.overflow and len(buffer.text) >= MIN_LENGTH
         return Buffer(), Burst(buffer.text) if done else None
-    if buffer.last_key_at is not None and now - buffer.last_key_at > MAX_GAP_S:
+    if buffer.last_key_at is not None and now - buffer.last_key_at > allowed_gap(buffer):
         return Buffer(key, now), None  # a person typed: start again, this key may begin a scan
     overflow = buffer.overflow or len(buffer.text) >= MAX_LENGTH
     return Buffer(buffer.text if overflow else buffer.text + key, now, overflow), None

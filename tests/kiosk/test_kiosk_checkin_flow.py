@@ -204,6 +204,8 @@ def test_a_scan_cut_short_without_enter_is_explained(kiosk: Kiosk) -> None:
     for char in CARD[:30]:
         kiosk.send(TextTyped(char), after=SCANNER_GAP)
     kiosk.wait(0.2)
+    assert kiosk.screen is None  # a busy loop may just have looked late: not yet
+    kiosk.wait(0.1)
     assert isinstance(kiosk.screen, Message) and kiosk.screen.kind == "scan"
     assert kiosk.recorded == []
 

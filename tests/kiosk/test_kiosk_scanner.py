@@ -26,6 +26,26 @@ def test_a_person_typing_is_not_a_scan() -> None:
     assert type_keys("079203001234", gap=0.12) is None
 
 
+def test_a_long_burst_survives_a_late_look_at_the_keys() -> None:
+    """The loop reads keys when it turns; a busy turn may come 100 ms late. Six keys at
+    scanner speed are a scan already, so that pause does not cut it in two."""
+    buffer = Buffer()
+    for index, key in enumerate(CARD[:10]):
+        buffer, _ = feed(buffer, key, 100.0 + index * 0.004)
+    buffer, _ = feed(buffer, CARD[10], 100.0 + 9 * 0.004 + 0.1)
+    for index, key in enumerate([*CARD[11:], "\r"]):
+        buffer, burst = feed(buffer, key, 100.2 + index * 0.004)
+    assert burst == Burst(CARD)
+
+
+def test_a_short_burst_is_still_ended_by_a_pause() -> None:
+    buffer = Buffer()
+    for index, key in enumerate("0792"):
+        buffer, _ = feed(buffer, key, 100.0 + index * 0.004)
+    buffer, _ = feed(buffer, "x", 100.1)
+    assert buffer.text == "x"
+
+
 def test_a_short_quick_burst_is_not_a_scan() -> None:
     assert type_keys("ab", gap=0.004) is None
 
