@@ -34,12 +34,13 @@ from kiosk.checkin import (
 )
 from kiosk.client import KioskClient
 from kiosk.config import DataLayout, load_credentials
+from kiosk.hardware import Footfall
 from kiosk.heartbeat import Device
 from kiosk.journal import CHECKIN, Journal
 from kiosk.manifest import parse_checkin
 from kiosk.sync import Sync, SyncSettings
 from signage_server.extensions import db
-from signage_server.models import CheckIn
+from signage_server.models import CheckIn, KioskHour
 
 WALL = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
 NAME = "Nguyễn Thị Ánh Tuyết"
@@ -409,11 +410,15 @@ def test_a_check_in_reaches_the_server_and_its_personal_data_leaves_the_kiosk(
             time.time())
         [row] = journal.pending(CHECKIN, 10)
         sealed = row.payload["sealed"].encode()
+        footfall = Footfall()
+        footfall.add(4)  # the PIR saw four people pass meanwhile
         sync = Sync(client, journal, MediaCache(layout.media, 0), queue.Queue(),
                     SyncSettings(heartbeat_screenshot=False),
-                    Device("0.1.0", layout.root, lambda _: 10**10), rnd=lambda: 0.0)
+                    Device("0.1.0", layout.root, lambda _: 10**10), footfall=footfall,
+                    rnd=lambda: 0.0)
         sync.run_round()
     assert journal.unsynced()[CHECKIN] == 0
+    assert footfall.pending() == 0
     raw = journal_bytes(layout.journal)
     assert sealed[:64] not in raw and sealed[-64:] not in raw and "Tám".encode() not in raw
     journal.close()
@@ -423,3 +428,5 @@ def test_a_check_in_reaches_the_server_and_its_personal_data_leaves_the_kiosk(
         assert (stored.name, stored.phone) == ("Lê Văn Tám", PHONE)
         assert stored.consent_version == venue_settings.consent_version
         assert stored.has_app == "installed_now" and not stored.clock_uncorrected
+        hour = db.session.execute(db.select(KioskHour)).scalar_one()
+        assert (hour.kiosk_id, hour.footfall) == (credentials.kiosk_id, 4)
