@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -63,3 +64,38 @@ def test_quick_runs(tmp_path: Path) -> None:
         assert figures["_checks"]["problems"] == 0, outputs[name]
         assert all(v > 0 for k, f in figures.items() if not k.startswith("_")
                    for v in [f.get("records_per_s", f.get("polls_per_s"))]), outputs[name]
+
+
+def test_sync_backlog_quick_run(tmp_path: Path) -> None:
+    """2,000 check-ins recorded through the kiosk's Recorder, synced by its sync side to
+    gunicorn: all acknowledged once, within the batch size, timed against the ceiling."""
+    out = tmp_path / "sync_backlog.json"
+    run = subprocess.run([sys.executable, "-m", "bench", "sync_backlog", "--", "--quick",
+                          "--json", str(out)], cwd=REPO, capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    figures = json.loads(out.read_text())["sqlite"]
+    assert figures["_checks"]["problems"] == 0, run.stdout
+    assert figures["records"] == 2_000 and figures["sealed"] == 1_000, run.stdout
+    assert 0 < figures["largest_request"] <= figures["batch_size"], run.stdout
+    assert figures["sync_s"] > 0 and figures["ceiling_s"] > 0, run.stdout
+
+
+def test_checkin_kill_soak_has_main() -> None:
+    assert callable(importlib.import_module("bench.checkin_kill_soak").main)
+
+
+def test_checkin_latency_quick_run(tmp_path: Path) -> None:
+    """A headless kiosk confirms a few button presses and ID-card scans; the figures and the
+    bare-commit ceiling are written (their size is not checked: the machine is shared)."""
+    out = tmp_path / "checkin_latency.json"
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    run = subprocess.run([sys.executable, "-m", "bench", "checkin_latency", "--", "--quick",
+                          "--size", "960x540", "--json", str(out)], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    figures = json.loads(out.read_text())
+    for kind in ("button", "scan"):
+        assert figures[kind]["n"] == 6 and figures[kind]["missed"] == 0, run.stdout
+        assert 0 < figures[kind]["p50_ms"] <= figures[kind]["p99_ms"], run.stdout
+    assert figures["ceiling_commit"]["p50_ms"] > 0, run.stdout
