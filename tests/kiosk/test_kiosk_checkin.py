@@ -430,3 +430,28 @@ def test_a_check_in_reaches_the_server_and_its_personal_data_leaves_the_kiosk(
         assert stored.has_app == "installed_now" and not stored.clock_uncorrected
         hour = db.session.execute(db.select(KioskHour)).scalar_one()
         assert (hour.kiosk_id, hour.footfall) == (credentials.kiosk_id, 4)
+
+
+# -- the manifest's checkin object ------------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ({"privacy_mode": "full", "retention_days": 14, "consent_version": 2,
+      "consent": {"vi": " Đồng ý ", "en": "Agree"}},
+     settings("full", retention_days=14, consent_version=2, consent_text_vi="Đồng ý",
+              consent_text_en="Agree")),
+    ({"privacy_mode": "everything", "retention_days": 21},  # unknown: keep nothing personal
+     settings("count", consent_version=None, consent_text_vi="", consent_text_en="")),
+    ({"privacy_mode": "contact", "retention_days": 365, "consent_version": -1},
+     settings("contact", retention_days=30, consent_version=None, consent_text_vi="",
+              consent_text_en="")),
+    ({"privacy_mode": "contact", "retention_days": "21"},
+     settings("contact", consent_version=None, consent_text_vi="", consent_text_en="")),
+])
+def test_the_manifest_s_checkin_settings_are_clamped(raw: dict[str, Any],
+                                                     expected: CheckinSettings) -> None:
+    assert parse_checkin(raw, "Asia/Ho_Chi_Minh") == expected
+
+
+@pytest.mark.parametrize("raw", [None, [], "contact"])
+def test_no_checkin_object_means_no_settings(raw: object) -> None:
+    assert parse_checkin(raw, "Asia/Ho_Chi_Minh") is None
