@@ -22,14 +22,14 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from nacl.exceptions import CryptoError
-from nacl.public import PublicKey, SealedBox
 
 from kiosk.ids import new_client_uuid
 from kiosk.journal import CHECKIN, Journal
+
+if TYPE_CHECKING:
+    from nacl.public import SealedBox
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ HAS_APP = ("yes", "no", "installed_now", "unknown")
 #: Bounds of the server's ``PersonalFields`` schema (signage_server/api/schemas.py).
 MAX_TEXT = 200
 MAX_SEALED = 8192
+KEY_BYTES = 32  # a Curve25519 public key
 PHONE = re.compile(r"\+?[0-9 .\-]{6,20}")
 ID_LAST4 = re.compile(r"[0-9]{1,4}")
 LABELS = {  # field names as the screen shows them, for error messages
@@ -130,7 +131,10 @@ class Recorder:
     def __init__(self, journal: Journal, server_public_key: bytes | str | None,
                  settings: CheckinSettings | None = None) -> None:
         self._journal = journal
-        self._box = _sealed_box(server_public_key)
+        self._key = _raw_key(server_public_key)
+        # The box is made at the first seal: PyNaCl takes ~15 ms to import, which the kiosk's
+        # start-up (time to the first frame) need not pay.
+        self._box: SealedBox | None = None
         self._settings = settings
 
     @property
@@ -140,7 +144,7 @@ class Recorder:
     @property
     def can_seal(self) -> bool:
         """Whether personal fields can be kept at all (the kiosk knows the server's key)."""
-        return self._box is not None
+        return self._key is not None
 
     def use(self, settings: CheckinSettings | None) -> None:
         """Take the venue's settings from a manifest that took effect."""
@@ -158,7 +162,7 @@ class Recorder:
         _check_choice(visitor.has_app, HAS_APP, "has_app")
         settings = self._settings
         given = {k: v for k, v in visitor.personal.items() if v is not None and str(v).strip()}
-        dropped = bool(given) and (settings is None or self._box is None)
+        dropped = bool(given) and (settings is None or self._key is None)
         personal = {} if dropped or settings is None else clean_personal(given, settings)
         if dropped:
             log.warning("check-in recorded without its personal fields: %s",
@@ -181,7 +185,11 @@ class Recorder:
             personal_dropped=dropped)
 
     def _seal(self, personal: Mapping[str, str]) -> str:
-        assert self._box is not None  # record() drops personal data without a key
+        if self._box is None:
+            from nacl.public import PublicKey, SealedBox
+
+            assert self._key is not None  # record() drops personal data without a key
+            self._box = SealedBox(PublicKey(self._key))
         plain = json.dumps(personal, ensure_ascii=False, separators=(",", ":"))
         sealed = base64.b64encode(self._box.encrypt(plain.encode("utf-8"))).decode("ascii")
         if len(sealed) > MAX_SEALED:
@@ -243,13 +251,16 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
                            f"Invalid {what}: {value!r}.")
 
 
-def _sealed_box(key: bytes | str | None) -> SealedBox | None:
-    """A SealedBox for the server's key; None (logged) when there is none or it is unusable."""
+def _raw_key(key: bytes | str | None) -> bytes | None:
+    """The server's public key as 32 raw bytes; None (logged) when there is none or it is
+    unusable, so personal fields are then not kept rather than sealed for nobody."""
     if key is None or key == "" or key == b"":
         return None
     try:
-        raw = base64.b64decode(key, validate=True) if isinstance(key, str) else key
-        return SealedBox(PublicKey(raw))
-    except (binascii.Error, ValueError, CryptoError, TypeError):
+        raw = base64.b64decode(key, validate=True) if isinstance(key, str) else bytes(key)
+    except (binascii.Error, ValueError, TypeError):
+        raw = b""
+    if len(raw) != KEY_BYTES:
         log.error("the server's public key is unusable: personal fields will not be kept")
         return None
+    return raw
