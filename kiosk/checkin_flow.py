@@ -79,6 +79,7 @@ class Form:
     method: str = "staff"
     problem: tuple[str, str] | None = None
     telex: bool = True
+    id_last4: str | None = None  # from a scanned ID card: never shown, never more than 4
 
     def value(self, name: str) -> str:
         if name == self.focus:
@@ -323,9 +324,10 @@ def _scanned(
         form = flow.screen.form
         if "name" in allowed:
             form = _set_value(form, "name", card.name)
+            form = replace(form, id_last4=card.id_last4)
         form = replace(form, method="scanner", problem=None)
         return replace(flow, screen=Editing(form, now)), (Feedback(True),)
-    personal = {"name": card.name} if "name" in allowed else {}
+    personal = {"name": card.name, "id_last4": card.id_last4} if "name" in allowed else {}
     visitor = Visitor(flow.direction, "scanner", "unknown", personal)
     return _record(flow, visitor, None, settings, now)
 
@@ -477,7 +479,10 @@ def _confirm(
         return replace(flow, screen=Editing(replace(form, problem=problem), now)), (
             Feedback(False),)
     assert form.has_app is not None
-    visitor = Visitor(form.direction, form.method, form.has_app, form.filled())
+    personal = form.filled()
+    if form.id_last4 and personal.get("name"):
+        personal["id_last4"] = form.id_last4
+    visitor = Visitor(form.direction, form.method, form.has_app, personal)
     return _record(replace(flow, direction=form.direction), visitor, form, settings, now)
 
 

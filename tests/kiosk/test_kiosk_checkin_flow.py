@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
+from nacl.public import PrivateKey
 
-from kiosk.checkin import CheckinSettings, Confirmation, Visitor
+from kiosk.checkin import CheckinError, CheckinSettings, Confirmation, Recorder, Visitor
 from kiosk.checkin_flow import (
     TIMEOUTS_S,
     Confirmed,
@@ -30,6 +32,7 @@ from kiosk.events import (
     TextTyped,
     Tick,
 )
+from kiosk.journal import CHECKIN, Journal
 from kiosk.manifest import Programme, builtin_slides
 from kiosk.state import Effect, MediaReady, Moment, PlayerState, initial_state, step
 from kiosk.telex import compose, strip_tone
@@ -47,13 +50,16 @@ class Kiosk:
     """The state machine with a clock, the way the player runs it; ``record`` answers as
     the Recorder would (or refuses when ``refuse`` is set)."""
 
-    def __init__(self, mode: str | None = "contact") -> None:
+    def __init__(self, mode: str | None = "contact", recorder: Recorder | None = None) -> None:
         programme = Programme(checkin=settings(mode) if mode else None)
         self.state: PlayerState = initial_state(builtin_slides(), programme)
         self.now = 1000.0
         self.recorded: list[Visitor] = []
         self.feedback: list[bool] = []
         self.refuse: tuple[str, str] | None = None
+        self.recorder = recorder
+        if recorder is not None:
+            recorder.use(self.state.programme.checkin)
 
     def send(self, event: Event | MediaReady, after: float = 0.0) -> tuple[Effect, ...]:
         self.now += after
@@ -61,12 +67,21 @@ class Kiosk:
         for effect in effects:
             if isinstance(effect, RecordCheckin):
                 self.recorded.append(effect.visitor)
-                answer = CheckinRejected(*self.refuse) if self.refuse else CheckinRecorded(
-                    confirmation(effect.visitor))
+                answer = self.answer(effect.visitor)
                 self.send(answer)
             elif isinstance(effect, Feedback):
                 self.feedback.append(effect.ok)
         return effects
+
+    def answer(self, visitor: Visitor) -> Event:
+        if self.recorder is not None:
+            try:
+                return CheckinRecorded(self.recorder.record(visitor, self.now))
+            except CheckinError as exc:
+                return CheckinRejected(exc.vi, exc.en)
+        if self.refuse:
+            return CheckinRejected(*self.refuse)
+        return CheckinRecorded(confirmation(visitor))
 
     def scan(self, code: str, gap: float = SCANNER_GAP) -> None:
         """Keys as pygame reports a scanner's: a key press, then its text."""
@@ -169,7 +184,8 @@ def test_without_checkin_settings_nothing_is_recorded() -> None:
 
 def test_a_card_scan_records_the_name_and_nothing_else(kiosk: Kiosk) -> None:
     kiosk.scan(CARD)
-    assert kiosk.recorded == [Visitor("in", "scanner", "unknown", {"name": "Nguyễn Văn An"})]
+    assert kiosk.recorded == [Visitor("in", "scanner", "unknown",
+                                      {"name": "Nguyễn Văn An", "id_last4": "4567"})]
     assert isinstance(kiosk.screen, Confirmed)
     assert kiosk.screen.confirmation.masked_name == "N. V. A."
 
@@ -234,7 +250,8 @@ def test_a_card_scanned_into_the_open_form_fills_the_name(kiosk: Kiosk) -> None:
     assert "01021990" not in repr(kiosk.state) and "Hàng Bài" not in repr(kiosk.state)
     kiosk.send(Tapped("has_app:yes"))
     kiosk.send(Tapped("confirm"))
-    assert kiosk.recorded == [Visitor("in", "scanner", "yes", {"name": "Nguyễn Văn An"})]
+    assert kiosk.recorded == [Visitor("in", "scanner", "yes",
+                                      {"name": "Nguyễn Văn An", "id_last4": "4567"})]
 
 
 # -- the staff form ------------------------------------------------------------------------
@@ -385,3 +402,27 @@ def test_a_new_manifest_changes_the_form_for_the_next_visitor(kiosk: Kiosk) -> N
     kiosk.state = replace(kiosk.state, programme=programme)
     kiosk.send(KeyPressed("f2"))
     assert isinstance(kiosk.screen, Editing) and len(kiosk.screen.form.fields) == 5
+
+
+@pytest.mark.parametrize("mode", ["count", "contact", "full"])
+def test_what_the_flow_asks_the_real_recorder_to_keep_is_accepted(
+    tmp_path: Path, mode: str
+) -> None:
+    """Scans, buttons and the staff form in each privacy mode, through kiosk.checkin's
+    Recorder on a real journal: every check-in committed, none refused."""
+    journal = Journal(tmp_path / "journal.sqlite")
+    try:
+        kiosk = Kiosk(mode, Recorder(journal, bytes(PrivateKey.generate().public_key)))
+        kiosk.scan(CARD)
+        kiosk.send(ButtonPressed("not_yet"))
+        kiosk.send(KeyPressed("f2"))
+        kiosk.type("Nguyeenx Anh" if mode != "count" else "")
+        kiosk.send(Tapped("has_app:yes"))
+        kiosk.send(Tapped("confirm"))
+        assert kiosk.feedback == [True, True, True]
+        assert isinstance(kiosk.screen, Confirmed)
+        rows = journal.pending(CHECKIN, 10)
+        assert len(rows) == 3
+        assert "Nguyễn" not in repr(rows) and "4567" not in repr(rows)  # sealed
+    finally:
+        journal.close()
