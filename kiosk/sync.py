@@ -97,6 +97,24 @@ def media_of(manifest: Mapping[str, Any] | None) -> dict[str, tuple[str | None, 
     return needed
 
 
+def last_good_manifest(journal: Journal,
+                       cache: MediaCache) -> tuple[dict[str, Any], str | None] | None:
+    """The journal's last good manifest and its ETag when every file it needs is cached and
+    usable (``MediaCache.usable``: unchanged since it was hashed, or hashing right now), else
+    None. Cheap enough to run before the first frame: a restart plays the programme, not the
+    built-in content."""
+    stored = journal.last_manifest()
+    if stored is None:
+        return None
+    manifest, _etag = stored
+    missing = [sha for sha in media_of(manifest) if not cache.usable(sha)]
+    if missing:
+        log.warning("stored manifest %s lacks %d cached file(s); waiting for the server",
+                    manifest.get("manifest_version"), len(missing))
+        return None
+    return stored
+
+
 @dataclass
 class _Schedule:
     """When each kind of work is next due, on the monotonic clock."""
@@ -123,7 +141,8 @@ class Sync:
                  footfall: FootfallSource | None = None,
                  player: PlayerView | None = None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
-                 rnd: Callable[[], float] | None = None) -> None:
+                 rnd: Callable[[], float] | None = None,
+                 restored: tuple[dict[str, Any], str | None] | None = None) -> None:
         self.client = client
         self.journal = journal
         self.cache = cache
@@ -137,6 +156,8 @@ class Sync:
         self._rnd = rnd or random.Random().random
         self._started = monotonic()
         self._state = _Schedule(next_poll=self._started, next_beat=self._started)
+        if restored is not None:  # already handed to the player (``last_good_manifest``)
+            self._state.applied, self._state.etag = restored
         self._wake = threading.Event()
         self._urgent = False
         self._stopping = False
@@ -168,9 +189,13 @@ class Sync:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        """Restore the last good manifest, then do rounds until stopped. One broad ``except``
-        per round: whatever went wrong is logged and the next round comes."""
-        self._guarded(self.restore)
+        """Restore the last good manifest (unless the caller did), then do rounds until
+        stopped. One broad ``except`` per round: whatever went wrong is logged and the next
+        round comes."""
+        if self._state.applied is None:
+            self._guarded(self.restore)
+        else:
+            self._post_status()
         while not self._stopping:
             delay = self._guarded(self.run_round)
             self._wake.wait(self.settings.backoff_base_s if delay is None else delay)
@@ -188,16 +213,10 @@ class Sync:
         """Hand the player the journal's last good manifest if all its media are cached and
         verified, so a restart with the server down keeps playing it. True when it did."""
         self._post_status()
-        stored = self.journal.last_manifest()
+        stored = last_good_manifest(self.journal, self.cache)
         if stored is None:
             return False
-        manifest, etag = stored
-        missing = [sha for sha in media_of(manifest) if not self.cache.verify(sha)]
-        if missing:
-            log.warning("stored manifest %s lacks %d cached file(s); waiting for the server",
-                        manifest.get("manifest_version"), len(missing))
-            return False
-        self._hand_over(manifest, etag, remember=False)
+        self._hand_over(*stored, remember=False)
         return True
 
     def run_round(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,9 @@ import pytest
 import requests
 from loopback_http import Loopback, serving
 
+from kiosk import cache as cache_module
 from kiosk import errors
-from kiosk.cache import MediaCache
+from kiosk.cache import STAMPS, MediaCache
 from kiosk.client import KioskClient
 
 VIDEO = os.urandom(3 * 1024 * 1024 + 17)
@@ -174,3 +176,116 @@ def test_unreferenced_files_are_removed_and_kept_ones_stay(
     assert not stray.exists()
     assert unrelated.exists()
     assert cache.size_bytes() == len(POSTER)
+
+
+# -- at start: files unchanged since they were hashed are trusted, then hashed again ----------
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files the cache hashes (the real hashing still runs)."""
+    seen: list[str] = []
+    real = cache_module.file_sha256
+
+    def counting(path: Path) -> str:
+        seen.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(cache_module, "file_sha256", counting)
+    return seen
+
+
+def restarted(cache: MediaCache) -> MediaCache:
+    """The same cache as the next process sees it."""
+    return MediaCache(cache.root, 0, lambda _: PLENTY)
+
+
+def cached(cache: MediaCache, client: KioskClient, server: Loopback, sha: str) -> Path:
+    return cache.fetch(client, sha, url(server, sha), len(server.files[sha]), attempts=1)
+
+
+def test_an_unchanged_file_is_usable_at_start_without_hashing(
+        cache: MediaCache, client: KioskClient, server: Loopback, hashed: list[str]) -> None:
+    path = cached(cache, client, server, VIDEO_SHA)
+    hashed.clear()
+    after = restarted(cache)
+    assert after.usable(VIDEO_SHA) is True
+    assert after.resolve(VIDEO_SHA) == path
+    assert hashed == []
+    assert after.confirm() == 0  # later, in the background, it is hashed after all
+    assert hashed == [VIDEO_SHA]
+    assert after.resolve(VIDEO_SHA) == path
+
+
+@pytest.mark.parametrize("damage", ["truncated", "grown", "rewritten", "rewritten-same-mtime",
+                                    "replaced"])
+def test_a_file_changed_since_it_was_hashed_is_hashed_before_use(
+        cache: MediaCache, client: KioskClient, server: Loopback, hashed: list[str],
+        damage: str) -> None:
+    path = cached(cache, client, server, POSTER_SHA)
+    before = path.stat()
+    if damage == "truncated":
+        os.truncate(path, len(POSTER) // 2)
+    elif damage == "grown":
+        with path.open("ab") as handle:
+            handle.write(bytes(4096))
+    elif damage == "replaced":  # a new file under the name: another inode
+        fresh = path.with_name("other")
+        fresh.write_bytes(POSTER[:-4] + b"XXXX")
+        os.replace(fresh, path)
+    else:
+        with path.open("r+b") as handle:  # same size, bytes changed in place
+            handle.seek(1000)
+            handle.write(b"\0" * 512)
+        if damage == "rewritten-same-mtime":
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    hashed.clear()
+    after = restarted(cache)
+    assert after.usable(POSTER_SHA) is False
+    assert hashed == [POSTER_SHA]
+    assert after.resolve(POSTER_SHA) is None and not path.exists()
+
+
+def test_rot_the_stamp_cannot_see_is_caught_by_confirm(
+        cache: MediaCache, client: KioskClient, server: Loopback) -> None:
+    path = cached(cache, client, server, POSTER_SHA)
+    with path.open("r+b") as handle:
+        handle.seek(2000)
+        handle.write(b"\xff" * 64)
+    # as if the card's bits had changed under an unchanged inode: the stamp matches again
+    stamps = json.loads((cache.root / STAMPS).read_text())
+    now = path.stat()
+    stamps[POSTER_SHA] = [now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino]
+    (cache.root / STAMPS).write_text(json.dumps(stamps))
+    after = restarted(cache)
+    assert after.usable(POSTER_SHA) is True
+    assert after.confirm() == 1
+    assert after.resolve(POSTER_SHA) is None and not path.exists()
+    assert POSTER_SHA not in json.loads((cache.root / STAMPS).read_text())
+
+
+@pytest.mark.parametrize("stamps", [b"", b"{not json", b"[]", b'{"x": [1, 2, 3, 4]}',
+                                    b'{"<sha>": "big"}'])
+def test_unreadable_stamps_mean_hashing_everything(
+        cache: MediaCache, client: KioskClient, server: Loopback, hashed: list[str],
+        stamps: bytes) -> None:
+    cached(cache, client, server, POSTER_SHA)
+    (cache.root / STAMPS).write_bytes(stamps.replace(b"<sha>", POSTER_SHA.encode()))
+    hashed.clear()
+    after = restarted(cache)
+    assert after.usable(POSTER_SHA) is True
+    assert hashed == [POSTER_SHA]
+    assert restarted(after).usable(POSTER_SHA) and hashed == [POSTER_SHA]  # recorded again
+
+
+def test_a_missing_file_is_not_usable(cache: MediaCache) -> None:
+    assert cache.usable(VIDEO_SHA) is False
+
+
+def test_removing_unreferenced_files_forgets_their_stamps(
+        cache: MediaCache, client: KioskClient, server: Loopback) -> None:
+    cached(cache, client, server, POSTER_SHA)
+    cached(cache, client, server, VIDEO_SHA)
+    cache.remove_unreferenced([VIDEO_SHA])
+    assert set(json.loads((cache.root / STAMPS).read_text())) == {VIDEO_SHA}
+    assert cache.size_bytes() == len(VIDEO)  # the stamps file is not media

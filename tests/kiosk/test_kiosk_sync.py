@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from fake_kiosk_api import FakeApi, manifest, media_item
 
+from kiosk import cache as cache_module
 from kiosk.cache import MediaCache
 from kiosk.events import ManifestReady, PlayRecord, SyncStatus
 from kiosk.heartbeat import Device
 from kiosk.ids import new_client_uuid
 from kiosk.journal import PLAY, Journal
-from kiosk.sync import Sync, SyncSettings
+from kiosk.sync import Sync, SyncSettings, last_good_manifest
 
 POSTER = b"poster-bytes" * 100
 VIDEO = b"video-bytes" * 300
@@ -367,3 +368,51 @@ def test_wake_makes_the_thread_poll_at_once(tmp_path: Path, api: FakeApi) -> Non
     finally:
         sync.stop()
         journal.close()
+
+
+def test_the_restore_before_the_first_frame_hashes_nothing_unchanged(
+        tmp_path: Path, api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = build(tmp_path, api)
+    first.sync.run_round()
+    first.journal.close()
+    hashed: list[Path] = []
+    monkeypatch.setattr(cache_module, "file_sha256", lambda path: hashed.append(path) or "")
+    journal = Journal(tmp_path / "journal.sqlite")
+    restored = last_good_manifest(journal, MediaCache(tmp_path / "media", 0))
+    journal.close()
+    assert restored is not None and restored[0]["manifest_version"] == "v1"
+    assert hashed == []
+
+
+def test_a_torn_file_keeps_the_stored_manifest_from_the_player(
+        tmp_path: Path, api: FakeApi) -> None:
+    first = build(tmp_path, api)
+    first.sync.run_round()
+    first.journal.close()
+    video = tmp_path / "media" / media_item(2, VIDEO)["sha256"]
+    with video.open("r+b") as handle:  # same size, bytes changed: not what was hashed
+        handle.write(b"\0" * 16)
+    journal = Journal(tmp_path / "journal.sqlite")
+    cache = MediaCache(tmp_path / "media", 0)
+    assert last_good_manifest(journal, cache) is None
+    assert not video.exists() and cache.resolve(media_item(2, VIDEO)["sha256"]) is None
+    journal.close()
+
+
+def test_a_manifest_restored_by_the_caller_is_not_handed_over_twice(
+        tmp_path: Path, api: FakeApi) -> None:
+    first = build(tmp_path, api)
+    first.sync.run_round()
+    first.journal.close()
+    api.down = True
+    journal = Journal(tmp_path / "journal.sqlite")
+    restored = last_good_manifest(journal, MediaCache(tmp_path / "media", 0))
+    clock = FakeClock()
+    events: queue.Queue[Any] = queue.Queue()
+    sync = Sync(api, journal, MediaCache(tmp_path / "media", 0, lambda _: 10**12), events,
+                SyncSettings(), Device("0.1.0", tmp_path, lambda _: 1, tmp_path / "none"),
+                clock=lambda: NOW, monotonic=clock, rnd=lambda: 0.0, restored=restored)
+    assert sync.manifest_version == "v1"
+    sync.run_round()
+    assert [e for e in list(events.queue) if isinstance(e, ManifestReady)] == []
+    journal.close()
