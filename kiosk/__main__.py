@@ -5,6 +5,12 @@ media cache, the sync thread, MQTT, the player) and hands them to each other; ev
 module receives what it needs. ``run`` imports the player lazily, so ``enroll`` and ``status``
 work without pygame or a display.
 
+Start-up is on the clock (first frame within 2 s, docs/kiosk.md "Start-up"): before the first
+frame ``run`` loads only what that frame needs (the journal, the cache, the last good manifest,
+pygame and the decoders); HTTP, MQTT and the heartbeat are imported by the sync thread once the
+frame is on screen. A damaged journal or credentials file is set aside (``kiosk.recovery``)
+instead of stopping the kiosk.
+
     signage-kiosk [--data DIR] enroll CODE --server URL [--name NAME] [--json]
     signage-kiosk [--data DIR] run [--windowed | --headless] [--screenshot PNG]
                                    [--screenshot-every SECONDS]
@@ -27,22 +33,28 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from kiosk import config as config_module
 from kiosk.cache import MediaCache, disk_free
-from kiosk.client import ClockOffset, KioskClient
-from kiosk.config import Credentials, DataLayout, KioskConfig
-from kiosk.errors import KioskError, RequestRejected
-from kiosk.events import PlayRecord, Quit
+from kiosk.checkin import Recorder
+from kiosk.config import Credentials, DamagedCredentials, DataLayout, KioskConfig
+from kiosk.errors import JournalError, KioskError
+from kiosk.events import ManifestReady, PlayRecord, Quit
+from kiosk.hardware import Hardware, open_hardware
 from kiosk.heartbeat import Device, PlayerView
-from kiosk.journal import CHECKIN, PLAY, Journal, PlayWriter, current_boot_id
-from kiosk.mqtt import MqttWaker
-from kiosk.sync import Sync, SyncSettings
+from kiosk.journal import (
+    CHECKIN,
+    PLAY,
+    Journal,
+    PlayWriter,
+    current_boot_id,
+    journal_damage,
+    open_journal,
+)
+from kiosk.recovery import set_aside_copies
+from kiosk.sync import FootfallSource, Sync, SyncSettings, last_good_manifest
 from kiosk.watchdog import Notifier
 
 log = logging.getLogger("kiosk")
@@ -50,6 +62,8 @@ log = logging.getLogger("kiosk")
 
 def kiosk_version() -> str:
     """The installed distribution's version, sent at enrollment and in heartbeats."""
+    from importlib.metadata import PackageNotFoundError, version  # not before the 1st frame
+
     try:
         return version("signage-kiosk-system")
     except PackageNotFoundError:
@@ -109,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def enroll(layout: DataLayout, config: KioskConfig, code: str, server: str,
            name: str | None, as_json: bool) -> int:
     """Trade the code for credentials and store them owner-only in the data folder."""
+    import requests
+
+    from kiosk.client import KioskClient
+    from kiosk.errors import RequestRejected
+
     layout.ensure()
     with requests.Session() as session:
         client = KioskClient(session, server, None, config.request_timeout_seconds)
@@ -148,9 +167,18 @@ def status(layout: DataLayout, config: KioskConfig, as_json: bool) -> int:
 
 def status_facts(layout: DataLayout, config: KioskConfig) -> dict[str, Any]:
     """What ``status`` shows, as one flat dictionary."""
-    credentials = config_module.load_credentials(layout)
+    try:
+        credentials = config_module.load_credentials(layout)
+        damaged_credentials = False
+    except DamagedCredentials:
+        credentials, damaged_credentials = None, True
+    set_aside = [*config_module.credentials_set_aside(layout), *set_aside_copies(layout.journal)]
     facts: dict[str, Any] = {
         "enrolled": credentials is not None,
+        # Credentials that were damaged (and set aside by `run`) cannot be rebuilt here:
+        # only a new enrollment code gives the kiosk a token again.
+        "must_enroll_again": credentials is None and (
+            damaged_credentials or bool(config_module.credentials_set_aside(layout))),
         "kiosk_id": credentials.kiosk_id if credentials else None,
         "venue_id": credentials.venue_id if credentials else None,
         "server_url": config_module.server_url_of(config, credentials) or None,
@@ -159,22 +187,33 @@ def status_facts(layout: DataLayout, config: KioskConfig) -> dict[str, Any]:
         "last_sync_at": None, "manifest_version": None, "clock_offset_s": None,
         "unsynced": {"plays": 0, "checkins": 0}, "rejected": 0,
         "cache_bytes": MediaCache(layout.media, 0).size_bytes(),
+        "journal_problem": None,
+        "set_aside": [path.name for path in set_aside],
     }
     if layout.journal.exists():
-        journal = Journal(layout.journal, current_boot_id())
         try:
-            stored = journal.last_manifest()
-            last_sync = journal.get("last_sync_at")
-            counts = journal.unsynced()
-            facts.update(
-                last_sync_at=_iso(float(last_sync)) if last_sync else None,
-                manifest_version=stored[0].get("manifest_version") if stored else None,
-                clock_offset_s=journal.clock_offset,
-                unsynced={"plays": counts[PLAY], "checkins": counts[CHECKIN]},
-                rejected=len(journal.dead_letters()))
-        finally:
-            journal.close()
+            facts.update(_journal_facts(layout))
+        except JournalError as exc:
+            facts["journal_problem"] = str(exc)
     return facts
+
+
+def _journal_facts(layout: DataLayout) -> dict[str, Any]:
+    damage = journal_damage(layout.journal)
+    if damage is not None:
+        return {"journal_problem": f"damaged: {damage} (the next run sets it aside)"}
+    journal = Journal(layout.journal, current_boot_id())
+    try:
+        stored = journal.last_manifest()
+        last_sync = journal.get("last_sync_at")
+        counts = journal.unsynced()
+        return {"last_sync_at": _iso(float(last_sync)) if last_sync else None,
+                "manifest_version": stored[0].get("manifest_version") if stored else None,
+                "clock_offset_s": journal.clock_offset,
+                "unsynced": {"plays": counts[PLAY], "checkins": counts[CHECKIN]},
+                "rejected": len(journal.dead_letters())}
+    finally:
+        journal.close()
 
 
 def _iso(unix_time: float) -> str:
@@ -183,8 +222,11 @@ def _iso(unix_time: float) -> str:
 
 # -- run --------------------------------------------------------------------------------------
 
+FIRST_FRAME_WAIT_S = 5.0  # the sync side starts after the first frame, or after this long
+
+
 def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> int:
-    """Build every adapter, start sync in the background, play in the foreground."""
+    """Build every adapter, play in the foreground, sync in the background."""
     config = config_module.load(layout.root, overrides={
         "screenshot_path": str(args.screenshot) if args.screenshot else None,
         "screenshot_seconds": args.screenshot_every})
@@ -192,22 +234,43 @@ def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> in
                         format="%(levelname)s %(name)s: %(message)s")
     layout.ensure()
     mode = "headless" if args.headless else "windowed" if args.windowed else "fullscreen"
-    credentials = config_module.load_credentials(layout)
+    credentials = config_module.recover_credentials(layout, time.time())
     events: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
     with ExitStack() as stack:
-        journal = Journal(layout.journal, current_boot_id())
+        journal = open_journal(layout.journal, current_boot_id(), time.time())
         stack.callback(journal.close)
+        cache = MediaCache(layout.media, config.journal_reserve_bytes)
+        restored = _restore(journal, cache, events)
         writer = PlayWriter(journal, time.time)
         stack.callback(writer.close)
         # Proof of play is for a server: an unenrolled kiosk would only pile records up.
         on_play = writer.submit if credentials is not None else _ignore
-        player = _player(config, mode, events, on_play, credentials)
-        stack.enter_context(sync_side(layout, config, credentials, journal, events, player))
+        notifier = Notifier()
+        hardware = open_hardware(config, events.put)  # no pins set: nothing, no gpiozero
+        stack.callback(hardware.close)
+        recorder = Recorder(journal, credentials.server_public_key if credentials else None)
+        player = _player(config, mode, events, on_play, credentials, notifier,
+                         recorder=recorder, feedback=hardware)
+        stack.enter_context(sync_side(
+            layout, config, credentials, journal, events, player, cache=cache,
+            restored=restored, notifier=notifier,
+            footfall=hardware.footfall if hardware.has_motion_sensor else None))
         stack.enter_context(_stop_on_signals(stop, events))
-        log.info("kiosk %s started (%s)", kiosk_version(), mode)
+        log.info("kiosk started (%s)", mode)
         player.run(stop=stop, max_seconds=args.max_seconds)
     return 0
+
+
+def _restore(journal: Journal, cache: MediaCache,
+             events: queue.Queue[Any]) -> tuple[dict[str, Any], str | None] | None:
+    """Queue the last good manifest for the player before it picks its first item, so a
+    restart plays the programme from the cache, enrolled or not, server up or down."""
+    restored = last_good_manifest(journal, cache)
+    if restored is not None:
+        events.put(ManifestReady(restored[0], cache.resolve))
+        log.info("stored manifest %s handed to the player", restored[0].get("manifest_version"))
+    return restored
 
 
 def _ignore(_record: PlayRecord) -> None:
@@ -215,10 +278,14 @@ def _ignore(_record: PlayRecord) -> None:
 
 
 def _player(config: KioskConfig, mode: str, events: queue.Queue[Any],
-            on_play: Callable[[PlayRecord], None], credentials: Credentials | None) -> Any:
+            on_play: Callable[[PlayRecord], None], credentials: Credentials | None,
+            notifier: Notifier, *, recorder: Recorder | None = None,
+            feedback: Hardware | None = None) -> Any:
     """The pygame player, imported here so that enroll and status never load pygame."""
     from kiosk.display_options import DisplayOptions
-    from kiosk.player import Player
+
+    with _absent("pkg_resources"):
+        from kiosk.player import Player
 
     options = DisplayOptions(
         mode=mode, size=(config.screen_width, config.screen_height), rotation=config.rotation,
@@ -228,42 +295,138 @@ def _player(config: KioskConfig, mode: str, events: queue.Queue[Any],
     return Player(options, events, on_play=on_play, clock=time.time,
                   presence_secret=secret,
                   kiosk_id=credentials.kiosk_id if credentials else None,
-                  notifier=Notifier())
+                  notifier=notifier, recorder=recorder, feedback=feedback)
+
+
+@contextmanager
+def _absent(module: str) -> Iterator[None]:
+    """Make ``import module`` fail inside the block (unless it is loaded already).
+
+    ``pygame.pkgdata`` imports ``pkg_resources`` when setuptools is installed and falls back
+    to its own loader when it is not; the kiosk needs nothing from it, and importing it costs
+    0.12-0.16 s of start-up (docs/kiosk.md "Start-up"). Outside the block it is importable
+    again, so nothing else in the process loses it."""
+    if module in sys.modules:
+        yield
+        return
+    sys.modules[module] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get(module, 0) is None:
+            del sys.modules[module]
 
 
 @contextmanager
 def sync_side(layout: DataLayout, config: KioskConfig, credentials: Credentials | None,
-              journal: Journal, events: queue.Queue[Any],
-              player: PlayerView | None) -> Iterator[Sync | None]:
-    """The sync thread and MQTT push for an enrolled kiosk, running for the duration of the
-    block; None and nothing running when it is not enrolled (the player then shows its
-    built-in default content). The push-latency benchmark runs the same wiring."""
+              journal: Journal, events: queue.Queue[Any], player: PlayerView | None, *,
+              cache: MediaCache | None = None,
+              restored: tuple[dict[str, Any], str | None] | None = None,
+              notifier: Notifier | None = None,
+              footfall: FootfallSource | None = None) -> Iterator[None]:
+    """The background side for the duration of the block, in one thread: once ``notifier``
+    says the first frame is on screen (at most ``FIRST_FRAME_WAIT_S`` later), it hashes the
+    media files trusted on their stamp (``MediaCache.confirm``), then, for an enrolled kiosk,
+    imports HTTP and MQTT and runs the sync loop with MQTT push. An unenrolled kiosk does not
+    sync (the player shows the restored or built-in content). ``restored`` is what ``run``
+    already handed to the player. The push-latency benchmark runs the same wiring."""
+    cache = cache if cache is not None else MediaCache(layout.media,
+                                                        config.journal_reserve_bytes)
     server = config_module.server_url_of(config, credentials)
-    if credentials is None or not server:
-        log.warning("not enrolled: playing the default content (run `signage-kiosk enroll`)")
+    enrolled = credentials is not None and bool(server)
+    if not enrolled:
+        log.warning("not enrolled: playing what the cache holds or the default content "
+                    "(run `signage-kiosk enroll`)")
+
+    def connect(stack: ExitStack, bad_files: int) -> Sync | None:
+        if credentials is None or not enrolled:
+            return None
+        # A file found bad was deleted: forget the restore, so the first round fetches the
+        # manifest and its files again (the player skips the item until then).
+        return _connected_sync(stack, layout, config, credentials, server, journal, cache,
+                               events, player, None if bad_files else restored,
+                               footfall=footfall)
+
+    side = _BackgroundSide(cache, connect, notifier)
+    thread = threading.Thread(target=side.run, name="kiosk-sync", daemon=True)
+    thread.start()
+    try:
         yield None
-        return
-    with requests.Session() as session:
-        session.headers["User-Agent"] = f"signage-kiosk/{kiosk_version()}"
-        client = KioskClient(session, server, credentials.token,
-                             config.request_timeout_seconds,
-                             clock_offset=ClockOffset(journal.clock_offset))
-        cache = MediaCache(layout.media, config.journal_reserve_bytes)
-        device = Device(kiosk_version(), layout.root, disk_free)
-        sync = Sync(client, journal, cache, events, SyncSettings.from_config(config), device,
-                    player=player)
-        waker = MqttWaker.from_url(config.mqtt_url or credentials.mqtt_url, sync.wake,
-                                   credentials.kiosk_id)
-        if waker is not None:
-            sync.on_topics(waker.set_topics)
-            waker.start()
-        sync.start()
-        try:
-            yield sync
-        finally:
+    finally:
+        side.stop()
+        thread.join(10.0)
+
+
+def _connected_sync(stack: ExitStack, layout: DataLayout, config: KioskConfig,
+                    credentials: Credentials, server: str, journal: Journal,
+                    cache: MediaCache, events: queue.Queue[Any], player: PlayerView | None,
+                    restored: tuple[dict[str, Any], str | None] | None, *,
+                    footfall: FootfallSource | None = None) -> Sync:
+    """The sync loop with its HTTP session and MQTT waker (closed by ``stack``)."""
+    import requests
+
+    from kiosk.client import ClockOffset, KioskClient
+    from kiosk.mqtt import MqttWaker
+
+    version = kiosk_version()
+    session = stack.enter_context(requests.Session())
+    session.headers["User-Agent"] = f"signage-kiosk/{version}"
+    client = KioskClient(session, server, credentials.token, config.request_timeout_seconds,
+                         clock_offset=ClockOffset(journal.clock_offset))
+    device = Device(version, layout.root, disk_free)
+    sync = Sync(client, journal, cache, events, SyncSettings.from_config(config), device,
+                player=player, restored=restored, footfall=footfall)
+    waker = MqttWaker.from_url(config.mqtt_url or credentials.mqtt_url, sync.wake,
+                               credentials.kiosk_id)
+    if waker is not None:
+        sync.on_topics(waker.set_topics)
+        waker.start()
+        stack.callback(waker.stop)
+    log.info("kiosk %s syncing with %s", version, server)
+    return sync
+
+
+class _BackgroundSide:
+    """What ``sync_side``'s thread does, and how it is stopped at any point of it."""
+
+    def __init__(self, cache: MediaCache, connect: Callable[[ExitStack, int], Sync | None],
+                 notifier: Notifier | None) -> None:
+        self._cache = cache
+        self._connect = connect
+        self._notifier = notifier
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._sync: Sync | None = None
+
+    def run(self) -> None:
+        self._await_first_frame()
+        with ExitStack() as stack:
+            try:
+                bad = 0 if self._stopping.is_set() else self._cache.confirm()
+                sync = None if self._stopping.is_set() else self._connect(stack, bad)
+            except Exception:  # keep playing: log it, the kiosk runs on without sync
+                log.exception("sync side failed to start")
+                return
+            with self._lock:
+                if sync is None or self._stopping.is_set():
+                    return
+                self._sync = sync
+            sync.run()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            sync = self._sync
+        if sync is not None:
             sync.stop()
-            if waker is not None:
-                waker.stop()
+
+    def _await_first_frame(self) -> None:
+        if self._notifier is None:
+            return
+        deadline = time.monotonic() + FIRST_FRAME_WAIT_S
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            if self._notifier.wait_ready(0.05):
+                return
 
 
 @contextmanager

@@ -47,9 +47,43 @@ def encode_png(capture: Capture, max_width: int | None = None) -> bytes:
 def write_png_atomically(capture: Capture, path: Path) -> None:
     """Write the PNG beside ``path`` and rename it into place: a reader (the admin page, a
     test) never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = _temporary(path, os.getpid())
     temporary.write_bytes(encode_png(capture))
     os.replace(temporary, path)
+
+
+def _temporary(path: Path, pid: int) -> Path:
+    return path.with_name(f".{path.name}.{pid}.tmp")
+
+
+def remove_stale_temporaries(path: Path) -> int:
+    """Delete the temporary files of ``path`` that a process killed mid-write left behind
+    (each is named after its writer's pid; a live writer's file is left alone). Returns how
+    many were removed."""
+    prefix, removed = f".{path.name}.", 0
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        pid = entry.name.removeprefix(prefix).removesuffix(".tmp")
+        if entry.name.startswith(prefix) and entry.name.endswith(".tmp") and \
+                pid.isdigit() and not _alive(int(pid)):
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 class ScreenshotWriter:
@@ -62,6 +96,8 @@ class ScreenshotWriter:
         self._pending: Capture | None = None
         self._closed = False
         self._last_error: str | None = None
+        if remove_stale_temporaries(path):
+            log.info("removed screenshot temporaries left by a killed kiosk")
         self._thread = threading.Thread(target=self._run, name="screenshot", daemon=True)
         self._thread.start()
 

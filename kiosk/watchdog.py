@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -28,10 +29,17 @@ class Notifier:
         self._min_interval_s = min_interval_s
         self._last_ping: float | None = None
         self._ready = False
+        self._first_frame = threading.Event()
 
     @property
     def is_ready(self) -> bool:
         return self._ready
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until ``ready`` was called (the first frame is on screen) or ``timeout``
+        seconds passed; True when it was. The kiosk's start-up waits on it before it loads
+        what only the sync side needs (HTTP, MQTT)."""
+        return self._first_frame.wait(timeout)
 
     @property
     def enabled(self) -> bool:
@@ -50,6 +58,7 @@ class Notifier:
         if not self._ready:
             self._ready = True
             self._send("READY=1\nSTATUS=playing")
+            self._first_frame.set()
 
     def ping(self) -> None:
         """The loop is healthy; at most one datagram per ``min_interval_s``."""

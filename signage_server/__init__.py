@@ -51,6 +51,9 @@ def create_app(test_config: dict[str, Any] | None = None,
     from .cli import register as register_cli
 
     register_cli(app)
+    from .retention import install as install_daily_purge
+
+    install_daily_purge(app)
     return app
 
 

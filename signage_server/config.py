@@ -73,6 +73,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRUSTED_PROXY_HOPS", 0,
             "Reverse proxies in front of the server (nginx: 1) whose X-Forwarded-For and "
             "X-Forwarded-Proto are trusted, so per-client limits see the real address."),
+    Setting("VISIT_RATE_WINDOW_MINUTES", 10,
+            "Window over which requests to the self check-in pages are counted per client."),
+    Setting("VISIT_RATE_MAX", 30,
+            "Requests to the self check-in pages from one client address within the window "
+            "before it gets 429 (phones behind one carrier NAT share an address: keep it "
+            "generous)."),
+    Setting("VISIT_FORM_MINUTES", 15,
+            "How long a self check-in form, opened from a valid code, may still be sent."),
+    Setting("PURGE_INTERVAL_HOURS", 24,
+            "How often a running server purges personal data past each venue's retention "
+            "(one process does it; 0: only `signage-server purge`, e.g. the systemd timer)."),
     Setting("ADOPTION_TARGET_PERCENT", 30,
             "App share (has the app or installed it now, over all who answered) a venue must "
             "reach; reports mark venues below it."),

@@ -2,6 +2,7 @@
 
 from .content import Assignment, MediaAsset, Playlist, PlaylistItem
 from .fleet import Kiosk, KioskHour, KioskScreenshot, ManifestGeneration
+from .limits import JobLease, RateHit
 from .people import AuditLog, LoginFailure, User
 from .places import Area, Venue
 from .records import CheckIn, PlayEvent, QrScan
@@ -11,6 +12,7 @@ __all__ = [
     "Assignment",
     "AuditLog",
     "CheckIn",
+    "JobLease",
     "Kiosk",
     "KioskHour",
     "KioskScreenshot",
@@ -21,6 +23,7 @@ __all__ = [
     "Playlist",
     "PlaylistItem",
     "QrScan",
+    "RateHit",
     "User",
     "Venue",
 ]

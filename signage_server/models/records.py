@@ -59,6 +59,9 @@ class CheckIn(db.Model):  # type: ignore[name-defined,misc]
     host: Mapped[str | None] = mapped_column(String(200))
     id_last4: Mapped[str | None] = mapped_column(String(4))
     personal_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: On an "out" check-in made by signing a visitor out at reception: the "in" check-in
+    #: it closes. The departure carries no personal data of its own; the link names the visit.
+    arrival_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id"), index=True)
 
 
 class PlayEvent(db.Model):  # type: ignore[name-defined,misc]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_kiosk_api import manifest, media_item
 from loopback_http import Loopback, serving
+from PIL import Image
 
 from kiosk.__main__ import main
+from kiosk.cache import MediaCache
+from kiosk.config import DataLayout
+from kiosk.journal import Journal
 
 
 @pytest.fixture
@@ -92,3 +99,68 @@ def test_an_unenrolled_kiosk_runs_headless_on_its_default_content(
     assert main(["--data", str(tmp_path / "data"), "status", "--json"]) == 0
     facts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert facts["unsynced"] == {"plays": 0, "checkins": 0}  # nobody to report plays to
+
+
+# -- damaged files after a power cut: set aside, and the kiosk plays ----------------------------
+
+
+def magenta_share(png: Path) -> float:
+    """Share of the screenshot's pixels that are the test poster's magenta."""
+    with Image.open(png) as picture:
+        colours = picture.convert("RGB").getcolors(maxcolors=1 << 24) or []
+    total = sum(count for count, _ in colours)
+    return sum(count for count, rgb in colours if rgb == (255, 0, 255)) / total
+
+
+def run_headless(data: Path, shot: Path, seconds: float = 2.0) -> int:
+    return main(["--data", str(data), "run", "--headless", "--screenshot", str(shot),
+                 "--screenshot-every", "0.3", "--max-seconds", str(seconds)])
+
+
+def status_of(data: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["--data", str(data), "status", "--json"]) == 0
+    return dict(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+
+
+def test_damaged_journal_and_credentials_are_set_aside_and_the_kiosk_plays(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    data, shot = tmp_path / "data", tmp_path / "screen.png"
+    data.mkdir()
+    (data / "journal.sqlite").write_bytes(b"SQLite format 3\0" + bytes(range(256)) * 8)
+    (data / "credentials.json").write_bytes(b'{"server_url": "http://127.0.0.1:9", "tok')
+    before = status_of(data, capsys)  # status reports, and changes nothing
+    assert before["must_enroll_again"] is True and before["enrolled"] is False
+    assert str(before["journal_problem"]).startswith("damaged:")
+    assert (data / "journal.sqlite").exists() and (data / "credentials.json").exists()
+
+    assert run_headless(data, shot) == 0
+    assert shot.read_bytes().startswith(b"\x89PNG")  # the built-in content is on screen
+    assert "must be enrolled again" in caplog.text
+    after = status_of(data, capsys)
+    assert after["must_enroll_again"] is True and after["journal_problem"] is None
+    assert sorted(str(n).split(".corrupt-")[0] for n in after["set_aside"]) == \
+        ["credentials.json", "journal.sqlite"]  # type: ignore[attr-defined]
+    assert run_headless(data, shot, 0.5) == 0  # and the next start is a plain one
+    assert len(list(data.glob("*.corrupt-*"))) == 2
+
+
+def test_a_kiosk_that_lost_its_credentials_plays_its_cached_programme(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data, shot = tmp_path / "data", tmp_path / "screen.png"
+    poster = io.BytesIO()
+    Image.new("RGB", (320, 180), (255, 0, 255)).save(poster, format="PNG")
+    item = media_item(1, poster.getvalue())
+    DataLayout(data).ensure()
+    (data / "media" / item["sha256"]).write_bytes(poster.getvalue())
+    assert MediaCache(data / "media", 0).verify(item["sha256"])  # cached as sync leaves it
+    journal = Journal(data / "journal.sqlite")
+    journal.save_manifest(manifest("v7", item), '"v7"')
+    journal.close()
+    (data / "credentials.json").write_bytes(b"")  # what a cut can leave of a fresh write
+
+    caplog.set_level(logging.INFO)
+    assert run_headless(data, shot) == 0
+    assert "stored manifest v7 handed to the player" in caplog.text
+    assert magenta_share(shot) > 0.3

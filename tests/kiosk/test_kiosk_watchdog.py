@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +55,11 @@ def test_outside_systemd_nothing_happens() -> None:
 
 def test_a_vanished_socket_is_not_an_error(tmp_path: Path) -> None:
     Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone")}).ping()
+
+
+def test_the_first_frame_can_be_waited_for_from_another_thread() -> None:
+    notifier = Notifier({})
+    assert notifier.wait_ready(0.01) is False
+    threading.Timer(0.05, notifier.ready).start()
+    assert notifier.wait_ready(5.0) is True
+    assert notifier.is_ready
