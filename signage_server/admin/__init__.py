@@ -65,6 +65,7 @@ def register(app: Flask) -> None:
         overview,
         places,
         playlists,
+        reception,
         records,
         users,
     )

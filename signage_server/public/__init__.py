@@ -10,6 +10,6 @@ bp = Blueprint("public", __name__)
 
 
 def register(app: Flask) -> None:
-    from . import install_link  # noqa: F401  (routes register on import)
+    from . import install_link, visit  # noqa: F401  (routes register on import)
 
     app.register_blueprint(bp)
