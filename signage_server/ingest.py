@@ -136,7 +136,8 @@ def _play_row(rec: PlayRecord, ctx: Context) -> dict[str, Any]:
         "item_id": rec.item_id, "media_sha256": rec.sha256, "kind": rec.kind,
         "started_at": started, "duration_ms": rec.duration_ms,
         "manifest_version": rec.manifest_version, "clock_uncorrected": rec.clock_uncorrected,
-        "time_untrusted": flag is not None, "received_at": ctx.now, "_flag": flag,
+        "time_untrusted": flag is not None, "claimed_at": rec.started_at if flag else None,
+        "received_at": ctx.now, "_flag": flag,
     }
 
 

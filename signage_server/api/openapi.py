@@ -6,10 +6,11 @@ validate with, so the document cannot say something the server does not check.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 from pydantic.json_schema import models_json_schema
 
 from . import bp, schemas
@@ -110,4 +111,13 @@ def document() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
-    return jsonify(document())
+    return jsonify(with_limits(document(), current_app.config))
+
+
+def with_limits(doc: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The document with this server's configured limits (``MAX_BATCH_RECORDS``)."""
+    batch = doc["components"]["schemas"]["Batch"]
+    records = {**batch["properties"]["records"], "maxItems": int(config["MAX_BATCH_RECORDS"])}
+    schemas = {**doc["components"]["schemas"],
+               "Batch": {**batch, "properties": {**batch["properties"], "records": records}}}
+    return {**doc, "components": {**doc["components"], "schemas": schemas}}

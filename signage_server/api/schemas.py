@@ -109,7 +109,10 @@ class Batch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     venue_id: StrictInt | None = Field(default=None, description="if given, must be the "
                                        "kiosk's own venue (else 403)")
-    records: list[object] = Field(max_length=1000)
+    #: No ``max_length`` here: the limit is the ``MAX_BATCH_RECORDS`` setting, checked (413)
+    #: before validation, and written into the served OpenAPI document as ``maxItems``.
+    records: list[object] = Field(description="at most MAX_BATCH_RECORDS (default 1000) "
+                                              "records; more is a 413")
 
 
 class RecordResult(Strict):

@@ -85,7 +85,9 @@ class PlayEvent(db.Model):  # type: ignore[name-defined,misc]
     duration_ms: Mapped[int] = mapped_column(Integer)
     manifest_version: Mapped[str | None] = mapped_column(String(32))
     clock_uncorrected: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: As on a check-in: started_at was replaced by received_at, the claimed time is here.
     time_untrusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -13,6 +13,7 @@ import pytest
 from signage_server.models import CheckIn, PlayEvent
 
 if TYPE_CHECKING:
+    from flask.testing import FlaskClient
     from server_api import KioskApi
     from server_data import Database
 
@@ -215,6 +216,31 @@ def test_a_thousand_and_one_records_are_413_and_nothing_is_stored(kiosk: KioskAp
     assert database.count(endpoint.model) == 0
 
 
+@pytest.mark.parametrize("app_config", [{"MAX_BATCH_RECORDS": 3}])
+def test_the_batch_limit_is_the_setting(kiosk: KioskApi, endpoint: Endpoint,
+                                        database: Database) -> None:
+    assert send(kiosk, endpoint, [endpoint.record() for _ in range(3)])["accepted"] == 3
+    response = kiosk.post(endpoint.path, {"records": [endpoint.record() for _ in range(4)]})
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "batch_too_large"
+    assert database.count(endpoint.model) == 3
+
+
+@pytest.mark.parametrize("app_config", [{"MAX_BATCH_RECORDS": 1200}])
+def test_a_larger_setting_lets_larger_batches_in(kiosk: KioskApi, endpoint: Endpoint,
+                                                 database: Database) -> None:
+    body = send(kiosk, endpoint, [endpoint.record() for _ in range(1001)])
+    assert body["accepted"] == 1001
+    assert database.count(endpoint.model) == 1001
+
+
+@pytest.mark.parametrize("app_config", [{"MAX_BATCH_RECORDS": 250}])
+def test_the_contract_states_the_configured_limit(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").json
+    assert document["components"]["schemas"]["Batch"]["properties"]["records"]["maxItems"] \
+        == 250
+
+
 def test_own_venue_id_is_accepted(kiosk: KioskApi, endpoint: Endpoint) -> None:
     body = send(kiosk, endpoint, [endpoint.record()], venue_id=kiosk.venue_id)
     assert body["accepted"] == 1
@@ -260,14 +286,12 @@ def test_future_time_is_replaced_by_receive_time_and_flagged(kiosk: KioskApi,
     assert abs(row.received_at - datetime.now(UTC)) < timedelta(minutes=1)
 
 
-def test_future_checkin_keeps_its_claimed_time(kiosk: KioskApi, checkin_record: Record,
-                                               database: Database) -> None:
-    claimed = datetime(2031, 1, 1, 8, 0, tzinfo=UTC)
-    kiosk.post("/api/v1/checkins", {"records": [checkin_record(occurred_at="2031-01-01T15:00"
-                                                                          ":00+07:00")]})
-    row = database.one(CheckIn)
-    assert row.claimed_at == claimed
-    assert row.occurred_at == row.received_at
+def test_future_record_keeps_its_claimed_time(kiosk: KioskApi, endpoint: Endpoint,
+                                              database: Database) -> None:
+    send(kiosk, endpoint, [endpoint.stamped("2031-01-01T15:00:00+07:00")])
+    row = database.one(endpoint.model)
+    assert row.claimed_at == datetime(2031, 1, 1, 8, 0, tzinfo=UTC)
+    assert stored_time(row, endpoint) == row.received_at
 
 
 def test_time_a_little_ahead_is_trusted(kiosk: KioskApi, endpoint: Endpoint,
@@ -288,11 +312,17 @@ def test_time_before_2020_is_flagged_past(kiosk: KioskApi, endpoint: Endpoint,
     assert stored_time(row, endpoint) == row.received_at
 
 
-def test_past_checkin_keeps_its_claimed_time(kiosk: KioskApi, checkin_record: Record,
-                                             database: Database) -> None:
-    kiosk.post("/api/v1/checkins", {"records": [checkin_record(occurred_at="2019-12-31T23:59"
-                                                                          ":59Z")]})
-    assert database.one(CheckIn).claimed_at == datetime(2019, 12, 31, 23, 59, 59, tzinfo=UTC)
+def test_past_record_keeps_its_claimed_time(kiosk: KioskApi, endpoint: Endpoint,
+                                            database: Database) -> None:
+    send(kiosk, endpoint, [endpoint.stamped("2019-12-31T23:59:59Z")])
+    row = database.one(endpoint.model)
+    assert row.claimed_at == datetime(2019, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_trusted_record_has_no_claimed_time(kiosk: KioskApi, endpoint: Endpoint,
+                                            database: Database) -> None:
+    send(kiosk, endpoint, [endpoint.stamped(datetime.now(UTC) - timedelta(minutes=1))])
+    assert database.one(endpoint.model).claimed_at is None
 
 
 def test_time_with_an_offset_is_stored_in_utc(kiosk: KioskApi, endpoint: Endpoint,
