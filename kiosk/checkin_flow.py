@@ -9,7 +9,7 @@ What a visitor or a receptionist can do, and what the screen shows for it:
   typing and go to the form. A citizen ID card is recorded (method ``scanner``) at once, or
   fills the form's name when the form is open; anything else is explained on screen and
   nothing is stored.
-- **Staff form**: opened with F2, a tap on the bar, or by typing; the fields of the venue's
+- **Staff form**: opened with F2 or a tap on the bar; the fields of the venue's
   privacy mode, the has-app question, in/out, confirm.
 
 A check-in is never confirmed here: ``step`` asks for it with the effect ``RecordCheckin``;
@@ -32,7 +32,15 @@ from kiosk.events import (
     Tapped,
     TextTyped,
 )
-from kiosk.scanner import MIN_LENGTH, Buffer, CitizenCard, allowed_gap, feed, read_code
+from kiosk.scanner import (
+    MIN_LENGTH,
+    Buffer,
+    CitizenCard,
+    allowed_gap,
+    feed,
+    read_code,
+    scanner_pace,
+)
 from kiosk.telex import Composer
 
 #: How long each screen stays (seconds of the monotonic clock).
@@ -276,7 +284,7 @@ def _flush_keys(
     if not force and now - keys.last_key_at <= allowed_gap(keys):
         return flow, ()
     flow = replace(flow, keys=Buffer())
-    if len(keys.text) >= MIN_LENGTH:
+    if len(keys.text) >= MIN_LENGTH and scanner_pace(keys):
         return _scan_problem(flow, *PARTIAL_SCAN, now)
     return _type_into_form(flow, keys.text, settings, now)
 
@@ -353,10 +361,7 @@ def _type_into_form(
     flow: CheckinFlow, text: str, settings: CheckinSettings | None, now: float
 ) -> FlowStep:
     if not isinstance(flow.screen, Editing):
-        if flow.screen is not None and not isinstance(flow.screen, Confirmed):
-            return flow, ()
-        flow = _open_form(flow, settings, now)  # staff started typing: the form opens
-    assert isinstance(flow.screen, Editing)
+        return flow, ()  # typing with no form open: stray keys (the form opens with F2 or a tap)
     form = flow.screen.form
     if form.focus is None:
         return replace(flow, screen=Editing(form, now)), ()

@@ -22,15 +22,12 @@ from datetime import date
 MAX_GAP_S = 0.035
 #: Shorter bursts are a person's quick double tap, not a code.
 MIN_LENGTH = 6
-#: Once a burst is MIN_LENGTH keys long it is a scanner's (no person types six keys that
-#: fast), and a longer pause no longer ends it: the kiosk sees keys when its loop looks,
-#: and a busy loop may look late.
+#: After this many keys at burst pace a longer pause (up to LATE_GAP_S) no longer ends the
+#: burst: the kiosk stamps keys when its loop looks at them, and a busy loop looks late. A
+#: burst still counts as a scan only if its keys came at scanner pace on average
+#: (``scanner_pace``), so a fast typist's run of keys is still typing.
+BURST_KEYS = 3
 LATE_GAP_S = 0.25
-
-
-def allowed_gap(buffer: Buffer) -> float:
-    """The longest pause that keeps ``buffer``'s burst going."""
-    return LATE_GAP_S if len(buffer.text) >= MIN_LENGTH else MAX_GAP_S
 #: Longest code kept in the buffer; anything longer is garbage.
 MAX_LENGTH = 512
 
@@ -41,6 +38,19 @@ class Buffer:
     last_key_at: float | None = None
     #: More than MAX_LENGTH keys in one burst: garbage, whatever follows.
     overflow: bool = False
+    first_key_at: float | None = None
+
+
+def allowed_gap(buffer: Buffer) -> float:
+    """The longest pause that keeps ``buffer``'s burst going."""
+    return LATE_GAP_S if len(buffer.text) >= BURST_KEYS else MAX_GAP_S
+
+
+def scanner_pace(buffer: Buffer) -> bool:
+    """Whether ``buffer``'s keys came, on average, as fast as a scanner sends them."""
+    if buffer.first_key_at is None or buffer.last_key_at is None or len(buffer.text) < 2:
+        return False
+    return (buffer.last_key_at - buffer.first_key_at) / (len(buffer.text) - 1) <= MAX_GAP_S
 
 
 @dataclass(frozen=True)
@@ -54,12 +64,13 @@ def feed(buffer: Buffer, key: str, now: float) -> tuple[Buffer, Burst | None]:
     """Add one key press. Enter ends a burst; a slow key means a person is typing, and the
     keys so far are not a scan."""
     if key in ("\r", "\n"):
-        done = not buffer.overflow and len(buffer.text) >= MIN_LENGTH
+        done = not buffer.overflow and len(buffer.text) >= MIN_LENGTH and scanner_pace(buffer)
         return Buffer(), Burst(buffer.text) if done else None
     if buffer.last_key_at is not None and now - buffer.last_key_at > allowed_gap(buffer):
-        return Buffer(key, now), None  # a person typed: start again, this key may begin a scan
+        return Buffer(key, now, first_key_at=now), None  # a person typed: start again
     overflow = buffer.overflow or len(buffer.text) >= MAX_LENGTH
-    return Buffer(buffer.text if overflow else buffer.text + key, now, overflow), None
+    first = buffer.first_key_at if buffer.first_key_at is not None else now
+    return Buffer(buffer.text if overflow else buffer.text + key, now, overflow, first), None
 
 
 @dataclass(frozen=True)

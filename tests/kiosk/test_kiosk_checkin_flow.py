@@ -226,12 +226,34 @@ def test_a_scan_cut_short_without_enter_is_explained(kiosk: Kiosk) -> None:
     assert kiosk.recorded == []
 
 
+def test_a_fast_typist_is_still_typing(kiosk: Kiosk) -> None:
+    """Keys 50-120 ms apart: a run of them keeps the burst going, but not at scanner pace."""
+    kiosk.send(KeyPressed("f2"))
+    for char, gap in zip("Nguyeenx", [0.05, 0.03, 0.12, 0.05, 0.04, 0.1, 0.06, 0.05],
+                         strict=True):
+        kiosk.send(TextTyped(char), after=gap)
+    kiosk.send(KeyPressed("return"), after=0.05)
+    assert isinstance(kiosk.screen, Editing) and kiosk.screen.form.value("name") == "Nguyễn"
+    assert kiosk.feedback == []
+
+
+def test_a_scan_survives_a_late_loop_turn(kiosk: Kiosk) -> None:
+    for index, char in enumerate(CARD):
+        kiosk.send(TextTyped(char), after=0.15 if index == 20 else SCANNER_GAP)
+    kiosk.send(KeyPressed("return"), after=SCANNER_GAP)
+    assert [v.personal.get("name") for v in kiosk.recorded] == ["Nguyễn Văn An"]
+
+
 def test_the_scan_buffer_waits_a_burst_gap_then_lets_go(kiosk: Kiosk) -> None:
     kiosk.send(TextTyped("N"), after=0.0)
     assert deadline(kiosk.state.checkin) == pytest.approx(kiosk.now + 0.035)
 
 
-def test_slow_typing_is_not_a_scan_and_opens_the_form(kiosk: Kiosk) -> None:
+def test_slow_typing_is_not_a_scan(kiosk: Kiosk) -> None:
+    kiosk.type("Nguyeenx")
+    kiosk.send(KeyPressed("return"), after=PERSON_GAP)
+    assert kiosk.recorded == [] and kiosk.screen is None  # stray keys with no form open
+    kiosk.send(KeyPressed("f2"))
     kiosk.type("Nguyeenx")
     kiosk.send(KeyPressed("return"), after=PERSON_GAP)
     assert kiosk.recorded == []

@@ -40,10 +40,21 @@ def test_a_long_burst_survives_a_late_look_at_the_keys() -> None:
 
 def test_a_short_burst_is_still_ended_by_a_pause() -> None:
     buffer = Buffer()
-    for index, key in enumerate("0792"):
+    for index, key in enumerate("07"):
         buffer, _ = feed(buffer, key, 100.0 + index * 0.004)
     buffer, _ = feed(buffer, "x", 100.1)
     assert buffer.text == "x"
+
+
+def test_a_run_of_keys_at_typing_pace_is_not_a_scan() -> None:
+    """A fast typist's keys 60-200 ms apart keep one buffer (the pauses are short enough),
+    but on average they are far slower than a scanner: Enter ends no scan."""
+    buffer, now = Buffer(), 100.0
+    for key in "079203001234":
+        now += 0.02 if key == "0" else 0.2
+        buffer, burst = feed(buffer, key, now)
+    buffer, burst = feed(buffer, "\r", now + 0.05)
+    assert burst is None
 
 
 def test_a_short_quick_burst_is_not_a_scan() -> None:
