@@ -4,6 +4,7 @@ feedback in the background, the PIR counts footfall for the heartbeat."""
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,13 +15,14 @@ from fake_kiosk_api import FakeApi, manifest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from kiosk.__main__ import main as kiosk_main
 from kiosk.cache import MediaCache
-from kiosk.config import KioskConfig
+from kiosk.config import DataLayout, KioskConfig
 from kiosk.errors import HardwareError
 from kiosk.events import ButtonPressed, Event, Motion
 from kiosk.hardware import REFUSE_BEEPS, Footfall, Hardware, Pins, open_hardware
 from kiosk.heartbeat import Device as SyncDevice
-from kiosk.journal import Journal
+from kiosk.journal import CHECKIN, Journal
 from kiosk.sync import Sync, SyncSettings
 
 ALL = Pins(has_app="GPIO17", not_yet="GPIO27", direction="GPIO22", led="GPIO5",
@@ -250,3 +252,48 @@ def test_footfall_travels_in_the_heartbeat_once(tmp_path: Path, factory: MockFac
     finally:
         hardware.close()
         journal.close()
+
+
+def test_a_running_kiosk_records_a_button_press_and_lights_the_led(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole wiring of ``signage-kiosk run``: pins from the settings, the press through
+    the player's queue and state machine to the Recorder's durable commit, then the LED."""
+    for name, pin in (("HAS_APP", "GPIO17"), ("DIRECTION", "GPIO22"), ("LED", "GPIO5")):
+        monkeypatch.setenv(f"SIGNAGE_KIOSK_PIN_{name}", pin)
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    Device.pin_factory = None
+    layout = DataLayout(tmp_path / "data")
+    layout.ensure()
+    journal = Journal(layout.journal)  # a programme from before: a venue counting visitors
+    journal.save_manifest({**manifest("v1"), "checkin": {
+        "privacy_mode": "count", "retention_days": 21, "consent_version": 1}}, '"v1"')
+    journal.close()
+    lit: list[bool] = []
+
+    def visitor() -> None:  # the kiosk runs in the main thread (it installs signal handlers)
+        eventually(lambda: Device.pin_factory is not None
+                   and "GPIO5" in {str(p) for p in Device.pin_factory.pins.values()},
+                   timeout=20)
+        factory = Device.pin_factory
+        press(factory, "GPIO22")  # now recording departures
+        time.sleep(0.6)  # past the hold-off, as a person would be
+        press(factory, "GPIO17")
+        eventually(lambda: factory.pin("GPIO5").state == 1, timeout=5)
+        lit.append(True)
+
+    driver = threading.Thread(target=visitor, daemon=True)
+    driver.start()
+    done = {"rc": kiosk_main(["--data", str(layout.root), "run", "--headless",
+                              "--max-seconds", "8"])}
+    driver.join(5)
+    assert lit == [True]
+    assert done == {"rc": 0}
+    journal = Journal(layout.journal)
+    try:
+        [row] = journal.pending(CHECKIN, 10)
+    finally:
+        journal.close()
+    assert {k: row.payload[k] for k in ("direction", "method", "has_app", "sealed")} == {
+        "direction": "out", "method": "button", "has_app": "yes", "sealed": None}
+    Device.pin_factory = None
