@@ -14,6 +14,7 @@ Only 127.0.0.1 is ever contacted.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import http.client
@@ -89,6 +90,25 @@ def machine() -> str:
                 break
     return (f"{os.cpu_count()} cores ({model}), Python {sys.version.split()[0]}, "
             f"{time.strftime('%Y-%m-%d %H:%M')}")
+
+
+def verdict(verdicts: Sequence[tuple[str, bool]], problems: Sequence[str]) -> dict[str, float]:
+    """Print which targets were met and the first problems; the ``_checks`` of the figures."""
+    say("targets: " + "; ".join(f"{what}: {'met' if ok else 'MISSED'}"
+                                for what, ok in verdicts))
+    for problem in problems[:10]:
+        say(f"PROBLEM: {problem}")
+    return {"problems": float(len(problems)),
+            "targets_missed": float(sum(not ok for _, ok in verdicts))}
+
+
+def finish(results: dict[str, dict[str, Any]], json_out: str | None) -> int:
+    """Write the figures as JSON if asked; the exit status: 1 if a database saw problems
+    (wrong answers, errors) or none could be benchmarked. A missed target is not a failure."""
+    if json_out:
+        Path(json_out).write_text(json.dumps(results, indent=2))
+    failed = any(r["_checks"]["problems"] for r in results.values())
+    return 1 if failed or not results else 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -172,6 +192,27 @@ def databases(choice: str, pg_url: str) -> list[str]:
                 "databases.")
             kinds.remove("postgresql")
     return kinds
+
+
+def add_server_options(parser: argparse.ArgumentParser, server_app: str) -> None:
+    """The options every server benchmark takes: which databases, which PostgreSQL, the
+    server app as gunicorn loads it, and the gunicorn workers (the ceiling gets the same)."""
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--pg-url", help="PostgreSQL server to create a scratch database on "
+                        "(default: SIGNAGE_BENCH_PG_URL, SIGNAGE_TEST_DATABASE_URL or "
+                        f"{DEFAULT_PG_URL})")
+    parser.add_argument("--server-app", default=server_app, metavar="SPEC",
+                        help="the server as gunicorn loads it, e.g. to try settings: "
+                        "'signage_server:create_app({\"SQLALCHEMY_ENGINE_OPTIONS\": {}})'")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+
+
+def workers_text(args: argparse.Namespace) -> str:
+    """``gunicorn 2 sync workers`` (and the threads of gthread workers), for the report."""
+    text = f"gunicorn {args.workers} {args.worker_class} workers"
+    return text + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
 
 
 # ----------------------------------------------------------------------------------------------

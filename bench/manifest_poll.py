@@ -17,21 +17,21 @@ machine), else from Python processes with keep-alive connections (``--load``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import ceiling_app
 from ._common import (
     Gunicorn,
     Instance,
     PyLoad,
+    add_server_options,
     databases,
     enroll,
+    finish,
     libpq,
     lua_string,
     machine,
@@ -48,6 +48,8 @@ from ._common import (
     table,
     target,
     temp_folder,
+    verdict,
+    workers_text,
 )
 
 TARGET_RATE = 2_000  # 60,000 kiosks polling every 30 s
@@ -76,10 +78,7 @@ end
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench manifest_poll",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--pg-url", help="PostgreSQL server to create a scratch database on "
-                        "(default: SIGNAGE_BENCH_PG_URL, SIGNAGE_TEST_DATABASE_URL or "
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    add_server_options(parser, SERVER_APP)
     parser.add_argument("--kiosks", type=int, default=200, help="enrolled kiosks polling")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per round")
@@ -91,12 +90,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="reuse connections; by default every poll opens its own, as a "
                         "kiosk polling every 30 s does")
     parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--server-app", default=SERVER_APP, metavar="SPEC",
-                        help="the server as gunicorn loads it, e.g. to try settings: "
-                        "'signage_server:create_app({\"SQLALCHEMY_ENGINE_OPTIONS\": {}})'")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
-    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--quick", action="store_true",
                         help="3 kiosks, one 1 s round, SQLite, one worker: checks it works")
     parser.add_argument("--json", dest="json_out", metavar="FILE",
@@ -243,20 +236,13 @@ def report(kind: str, args: argparse.Namespace, load: str,
                  if load == "wrk" else f"Python, {args.connections} processes")
     load_text += ", keep-alive" if args.keepalive else ", a new connection per poll"
     say(f"\n{label}: {args.kiosks} kiosks, {args.rounds} round(s) of {args.duration:g} s, "
-        f"{load_text}, gunicorn {args.workers} {args.worker_class} workers"
-        + (f" x {args.threads} threads" if args.worker_class == "gthread" else ""))
+        f"{load_text}, {workers_text(args)}")
     say(table(rows, ["", "304/s", "range", "p50 ms", "p99 ms", "of ceiling", "CPU us/poll",
                      "by CPU", "workers CPU", "postgres CPU", "load-gen CPU", "other CPU"]))
     server = figures["server"]
     verdicts = [("server >= 2,000 polls/s", server["polls_per_s"] >= TARGET_RATE),
                 ("server >= 80 % of ceiling", server["ratio"] >= TARGET_RATIO)]
-    say("targets: " + "; ".join(f"{what}: {'met' if ok else 'MISSED'}"
-                                for what, ok in verdicts))
-    problems = [p for s in series.values() for p in s.problems]
-    for problem in problems[:10]:
-        say(f"PROBLEM: {problem}")
-    figures["_checks"] = {"problems": float(len(problems)),
-                          "targets_missed": float(sum(not ok for _, ok in verdicts))}
+    figures["_checks"] = verdict(verdicts, [p for s in series.values() for p in s.problems])
     return figures
 
 
@@ -267,10 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for kind in databases(args.db, pg_base_url(args.pg_url)):
         results[kind] = run_database(kind, args, load)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=2))
-    failed = any(r["_checks"]["problems"] for r in results.values())
-    return 1 if failed or not results else 0
+    return finish(results, args.json_out)
 
 
 if __name__ == "__main__":

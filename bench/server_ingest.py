@@ -28,7 +28,6 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from . import ceiling_app
 from ._common import (
@@ -36,8 +35,10 @@ from ._common import (
     Instance,
     PyLoad,
     Request,
+    add_server_options,
     databases,
     enroll,
+    finish,
     libpq,
     machine,
     machine_busy_seconds,
@@ -50,6 +51,8 @@ from ._common import (
     table,
     target,
     temp_folder,
+    verdict,
+    workers_text,
 )
 
 TARGET_SQLITE_RATE = 50_000
@@ -61,21 +64,12 @@ CEILING_APP = "bench.ceiling_app:create_app()"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench server_ingest",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--pg-url", help="PostgreSQL server to create a scratch database on "
-                        "(default: SIGNAGE_BENCH_PG_URL, SIGNAGE_TEST_DATABASE_URL or "
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    add_server_options(parser, SERVER_APP)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=80, help="batches per round")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4,
                         help="load-generator processes, one connection each")
-    parser.add_argument("--server-app", default=SERVER_APP, metavar="SPEC",
-                        help="the server as gunicorn loads it, e.g. to try settings: "
-                        "'signage_server:create_app({\"SQLALCHEMY_ENGINE_OPTIONS\": {}})'")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
-    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--quick", action="store_true",
                         help="a few tiny batches, SQLite, one worker: checks the benchmark works")
     parser.add_argument("--json", dest="json_out", metavar="FILE",
@@ -239,9 +233,7 @@ def report(kind: str, args: argparse.Namespace,
                          f"{f['db_cpu']:.0%}" if kind == "postgresql" else "-",
                          f"{f['client_cpu']:.0%}", f"{f['other_cpu']:.0%}"])
     say(f"\n{label}: {args.rounds} round(s) of {args.batches} batches x {args.batch_size} "
-        f"records, {args.clients} client connections, gunicorn {args.workers} "
-        f"{args.worker_class} workers" + (f" x {args.threads} threads"
-                                          if args.worker_class == "gthread" else ""))
+        f"records, {args.clients} client connections, {workers_text(args)}")
     say(table(rows, ["", "records/s", "range", "p50 ms", "p99 ms", "of ceiling",
                      "CPU ms/batch", "workers CPU", "postgres CPU", "client CPU", "other CPU"]))
     server_u, server_r = figures["server_unique"], figures["server_resend"]
@@ -252,13 +244,7 @@ def report(kind: str, args: argparse.Namespace,
     verdicts.append(("server >= 50 % of ceiling", server_u["ratio"] >= TARGET_RATIO))
     verdicts.append(("resend at least as fast as unique",
                      server_r["records_per_s"] >= server_u["records_per_s"]))
-    say("targets: " + "; ".join(f"{what}: {'met' if ok else 'MISSED'}"
-                                for what, ok in verdicts))
-    problems = [p for s in series.values() for p in s.problems]
-    for problem in problems[:10]:
-        say(f"PROBLEM: {problem}")
-    figures["_checks"] = {"problems": float(len(problems)),
-                          "targets_missed": float(sum(not ok for _, ok in verdicts))}
+    figures["_checks"] = verdict(verdicts, [p for s in series.values() for p in s.problems])
     return figures
 
 
@@ -268,10 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for kind in databases(args.db, pg_base_url(args.pg_url)):
         results[kind] = run_database(kind, args)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=2))
-    failed = any(r["_checks"]["problems"] for r in results.values())
-    return 1 if failed or not results else 0
+    return finish(results, args.json_out)
 
 
 if __name__ == "__main__":
