@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from kiosk.bar import BarContent, bar_content, install_url
 from kiosk.checkin import CheckinError, CheckinSettings, Confirmation, Visitor
-from kiosk.checkin_flow import Confirmed, Feedback, RecordCheckin, deadline
+from kiosk.checkin_flow import Confirmed, Editing, Feedback, RecordCheckin, deadline
 from kiosk.display import BACKGROUND, Display, Slide, Source
 from kiosk.display_options import DisplayOptions
 from kiosk.events import (
@@ -313,6 +313,18 @@ class Player:
             source = screen.sources.get(screen.to_prepare.pop())
             if source is not None:
                 screen.display.prepare(source)
+        self._warm_upcoming(screen)
+
+    def _warm_upcoming(self, screen: _Screen) -> None:
+        """The next clip decodes on once the current clip's decoder is done with its file:
+        two decoders open side by side would hold tens of megabytes (``kiosk.video``)."""
+        upcoming = self._state.upcoming if self._state else None
+        source = screen.sources.get(upcoming.serial) if upcoming else None
+        current = screen.source
+        if isinstance(source, VideoSource) and (
+            not isinstance(current, VideoSource) or current.decoded
+        ):
+            source.warm()
 
     def _paint_ahead(self, screen: _Screen) -> None:
         """The confirmations a button press can bring (this direction; has the app or not
@@ -475,7 +487,9 @@ class Player:
         assert screen.checkin is not None
         slide = screen.checkin[1]
         bar = self._bar(screen, state, now)
-        capture = screen.snapshots.due(now.mono)
+        # The form shows what is being typed unmasked: it never goes into a screenshot (the
+        # heartbeat sends one to the server); the last picture before it stays the latest.
+        capture = screen.snapshots.due(now.mono) and not isinstance(view, Editing)
         if not fresh and bar == screen.drawn_bar and not capture:
             return
         shot = display.render(slide, None, bar, capture=capture)

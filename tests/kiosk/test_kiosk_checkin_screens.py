@@ -36,7 +36,7 @@ from kiosk.display import (
     key_label,
 )
 from kiosk.display_options import DisplayOptions
-from kiosk.events import ButtonPressed, ManifestReady, Tapped, TextTyped
+from kiosk.events import ButtonPressed, KeyPressed, ManifestReady, Tapped, TextTyped
 from kiosk.layout import (
     Box,
     form_layout,
@@ -288,6 +288,50 @@ def test_the_player_records_then_confirms_on_screen(headless: None, content: Pat
         assert uuid == "u1" and shown_at > pressed
         assert recorder.visitors == [Visitor("in", "button", "no")]
         assert lights.signals == ["confirm"]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_the_form_never_goes_into_a_screenshot(headless: None, content: Path,
+                                               tmp_path: Path) -> None:
+    """What staff type is on screen unmasked: while the form is open no screenshot is taken
+    (the heartbeat sends one to the server); they resume when it closes."""
+    events: queue.Queue[Any] = queue.Queue()
+    shot = tmp_path / "screen.png"
+    options = DisplayOptions(mode="headless", size=(640, 360), screenshot=shot,
+                             screenshot_every=0.05)
+    player = Player(options, events, lambda _: None, default_content=content,
+                    recorder=Recorder(), feedback=Lights())
+    stop = threading.Event()
+    thread = threading.Thread(target=player.run, kwargs={"stop": stop, "max_seconds": 30})
+    thread.start()
+
+    def written() -> int:
+        return shot.stat().st_mtime_ns if shot.exists() else 0
+
+    def changes(seconds: float) -> bool:
+        before, deadline = written(), time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if written() != before:
+                return True
+            time.sleep(0.01)
+        return False
+
+    try:
+        manifest = {"version": "v1", "venue": {"name": "Bến xe"}, "items": [],
+                    "checkin": {"privacy_mode": "contact", "retention_days": 21}}
+        events.put(ManifestReady(manifest, lambda _: None))
+        assert changes(5.0)
+        events.put(KeyPressed("f2"))
+        for char in "Nguyeenx":
+            events.put(TextTyped(char))
+            time.sleep(0.1)
+        time.sleep(0.2)
+        assert not changes(0.6)
+        events.put(KeyPressed("escape"))
+        assert changes(5.0)
     finally:
         stop.set()
         thread.join(timeout=10)
