@@ -253,6 +253,19 @@ def test_a_journal_with_a_damaged_page_is_set_aside(tmp_path: Path) -> None:
     assert aside.stat().st_size > 400 * 200
 
 
+def test_a_big_journal_gets_only_the_cheap_check(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    filled_journal(path)
+    with path.open("r+b") as handle:  # a damaged page deep inside
+        handle.seek(path.stat().st_size // 2)
+        handle.write(bytes(range(256)) * 16)
+    assert journal_damage(path) is not None
+    assert journal_damage(path, max_bytes=path.stat().st_size - 1) is None  # not looked at
+    with path.open("r+b") as handle:  # a broken header is found whatever the size
+        handle.write(b"garbage" * 20)
+    assert "not a database" in str(journal_damage(path, max_bytes=1))
+
+
 def test_a_sound_journal_is_opened_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     filled_journal(path, plays=3)
