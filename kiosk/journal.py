@@ -114,7 +114,7 @@ def open_journal(path: Path, boot_id: str | None, now: float) -> Journal:
     return Journal(path, boot_id)
 
 
-def journal_damage(path: Path) -> str | None:
+def journal_damage(path: Path, max_bytes: int | None = None) -> str | None:
     """What SQLite's ``quick_check`` finds wrong with the journal, or None when it is sound,
     missing, or cannot be opened for another reason (``Journal`` then says why). A read-only
     connection: closing it never checkpoints a damaged WAL into the file, so what is set aside
@@ -133,11 +133,13 @@ def journal_damage(path: Path) -> str | None:
     except sqlite3.Error:
         return None
     try:
-        rows = db.execute("PRAGMA quick_check").fetchall()
+        rows = db.execute(f"PRAGMA {pragma}").fetchall()
     except sqlite3.DatabaseError as exc:
         return str(exc) if _is_damage(exc) else None
     finally:
         db.close()
+    if pragma != "quick_check":
+        return None
     verdict = "; ".join(str(row[0]) for row in rows[:3])
     return None if verdict == "ok" else verdict
 
