@@ -170,11 +170,19 @@ class Kiosk:
         import pygame
 
         before = self.player.last_confirmation()
-        for char in text:
+        started = time.monotonic()
+        for index, char in enumerate(text):
+            # A scanner's keys reach the event queue on the device's schedule, whatever this
+            # thread's: when it wakes late, the keys that are due go in at once.
+            wait = started + index * KEY_GAP_S - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=0, mod=0, unicode=char,
                                                  scancode=0))
             pygame.event.post(pygame.event.Event(pygame.TEXTINPUT, text=char))
-            time.sleep(KEY_GAP_S)
+        wait = started + len(text) * KEY_GAP_S - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         enter = time.monotonic()
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN, mod=0,
                                              unicode="\r", scancode=0))
