@@ -6,9 +6,11 @@ phone sends back the CSRF token and the ticket of the page it opened, as a brows
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +23,7 @@ from visit_support import Phone, kiosk_code, page
 from signage_server import checkin_links
 from signage_server.extensions import db
 from signage_server.models import CheckIn, Kiosk, Venue
+from signage_shared import presence
 
 NAME = "Nguyễn Văn An"
 PHONE = "0901 234 567"
@@ -258,3 +261,19 @@ def test_a_post_from_another_browser_records_nothing(app: Flask, town: Town,
                                                    "has_app": "yes", "consent": "y"})
     assert response.status_code == 400
     assert self_checkins(app) == []
+
+
+def test_the_link_an_enrolled_kiosk_draws_opens_the_form(app: Flask, kiosk: Any) -> None:
+    """What the kiosk's bar does: the manifest's self_checkin_url plus the presence token
+    made with the secret the kiosk received at enrollment (``kiosk/bar.py``)."""
+    manifest = kiosk.get("/api/v1/kiosk/manifest").json
+    secret = base64.b64decode(kiosk.presence_secret)
+    url = manifest["checkin"]["self_checkin_url"] + presence.current_token(
+        secret, kiosk.kiosk_id, time.time())
+    visitor = Phone(app.test_client())
+    assert visitor.open(url.removeprefix(app.config["PUBLIC_URL"])).status_code == 200
+    response = visitor.send(direction="in", name=NAME, phone=PHONE, has_app="yes",
+                            consent="y")
+    assert response.status_code == 200
+    [row] = self_checkins(app)
+    assert (row.kiosk_id, row.venue_id) == (kiosk.kiosk_id, kiosk.venue_id)
