@@ -341,8 +341,10 @@ class Display:
         surface.fill(PROBLEM if problem else NAVY)
         area = Box(0, 0, *size).inset(round(min(size) * 0.08))
         upper, lower = split_rows(area, 0.55)
-        self._draw_lines(surface, fit_block(vi, upper, self._fonts, True, 3, "center", "bottom"),
-                         WHITE)
+        lines = fit_block(vi, upper, self._fonts, True, 3, "center", "bottom")
+        self._draw_lines(surface, lines, WHITE)
+        if lines:  # the English beneath, never larger than the Vietnamese
+            lower = Box(lower.x, lower.y, lower.w, min(lower.h, round(2.4 * lines[0].size)))
         self._draw_lines(surface, fit_block(en, lower, self._fonts, False, 3, "center", "top"),
                          SOFT)
         return surface
