@@ -270,6 +270,24 @@ class Journal:
                         len(rejected), kind, rejected[0][1])
         return Settled(len(acked), len(rejected), len(sent) - len(acked) - len(rejected))
 
+    def expire_personal(self, before: str) -> int:
+        """Drop the sealed personal fields of check-ins still waiting for
+        the server that happened before ``before`` (API time text, UTC): past the venue's
+        retention, the server would delete them on arrival anyway, and a kiosk offline for
+        weeks should not carry them around. Counts stay and are still sent. Records stamped
+        with an uncorrected clock are left alone: their time says nothing reliable."""
+        with self._personal_purge(True), self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET payload = json_set(payload, '$.sealed', NULL) "
+                "WHERE kind = ? AND json_extract(payload, '$.sealed') IS NOT NULL "
+                "AND json_extract(payload, '$.clock_uncorrected') = 0 "
+                "AND json_extract(payload, '$.occurred_at') < ?", (CHECKIN, before))
+            expired = cursor.rowcount
+        if expired:
+            log.info("dropped the personal fields of %d unsent check-in(s) past retention",
+                     expired)
+        return expired
+
     def unsynced(self) -> dict[str, int]:
         """Records waiting per kind (every known kind appears, zero included)."""
         with self._lock:

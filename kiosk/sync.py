@@ -32,12 +32,14 @@ from kiosk.cache import MediaCache, MediaSource
 from kiosk.config import KioskConfig
 from kiosk.events import ManifestReady, SyncStatus
 from kiosk.heartbeat import Device, PlayerView
-from kiosk.journal import CHECKIN, PLAY, Journal
+from kiosk.journal import CHECKIN, PLAY, Journal, rfc3339
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS = ((PLAY, "plays"), (CHECKIN, "checkins"))
 MAX_BATCH_JSON_BYTES = 1536 * 1024  # under the API's 2 MiB body limit, with room to spare
+EXPIRY_EVERY_S = 3600.0  # how often unsent check-ins are checked against the retention
+MAX_RETENTION_DAYS = 30  # the server never keeps personal data longer
 LAST_SYNC_WRITE_S = 60.0  # "last sync" is for humans: do not write the SD card every poll
 
 
@@ -121,6 +123,7 @@ class _Schedule:
 
     next_poll: float = 0.0
     next_beat: float = 0.0
+    next_expiry: float = 0.0
     failures: int = 0
     last_sync_written: float | None = None
     applied: dict[str, Any] | None = None
@@ -223,6 +226,9 @@ class Sync:
         """Do whatever is due now; return the seconds until something is due again."""
         now = self._monotonic()
         state = self._state
+        if now >= state.next_expiry:
+            state.next_expiry = now + EXPIRY_EVERY_S
+            self._guarded(self._expire_personal)
         if self._urgent or now >= state.next_poll:
             self._urgent = False
             self._sync_round(now)
@@ -231,6 +237,18 @@ class Sync:
         if self._monotonic() >= state.next_beat:
             self._beat()
         return max(0.0, min(state.next_poll, state.next_beat) - self._monotonic())
+
+    def _expire_personal(self) -> None:
+        """Drop the sealed personal fields of unsent check-ins past the venue's retention
+        (``Journal.expire_personal``); runs offline too, since that is when they pile up.
+        Needs the venue's retention (a manifest) and a corrected clock."""
+        checkin = (self._state.applied or {}).get("checkin")
+        days = checkin.get("retention_days") if isinstance(checkin, Mapping) else None
+        offset = self.journal.clock_offset
+        if type(days) is not int or offset is None:
+            return
+        days = min(max(days, 1), MAX_RETENTION_DAYS)
+        self.journal.expire_personal(rfc3339(self._clock() + offset - days * 86400))
 
     def _sync_round(self, now: float) -> None:
         """Manifest, media and outbox; the round's outcome sets the next poll."""

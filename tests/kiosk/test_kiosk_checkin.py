@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from fake_kiosk_api import FakeApi, manifest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from nacl.public import PrivateKey, SealedBox
@@ -36,7 +37,7 @@ from kiosk.client import KioskClient
 from kiosk.config import DataLayout, load_credentials
 from kiosk.hardware import Footfall
 from kiosk.heartbeat import Device
-from kiosk.journal import CHECKIN, Journal
+from kiosk.journal import CHECKIN, Journal, rfc3339
 from kiosk.manifest import parse_checkin
 from kiosk.sync import Sync, SyncSettings
 from signage_server.extensions import db
@@ -455,3 +456,51 @@ def test_the_manifest_s_checkin_settings_are_clamped(raw: dict[str, Any],
 @pytest.mark.parametrize("raw", [None, [], "contact"])
 def test_no_checkin_object_means_no_settings(raw: object) -> None:
     assert parse_checkin(raw, "Asia/Ho_Chi_Minh") is None
+
+
+# -- unsent check-ins past the venue's retention ----------------------------------------------
+
+DAY = 86400.0
+
+
+def test_unsent_personal_data_past_retention_is_dropped_counts_kept(
+        tmp_path: Path, server_key: PrivateKey) -> None:
+    path = tmp_path / "kept.sqlite"
+    before = Journal(path, boot_id="boot-1")
+    before.set_clock_offset(0.0)
+    recorder = Recorder(before, bytes(server_key.public_key), settings("contact"))
+    recorder.record(staff(name=NAME), WALL - 22 * DAY)  # older than 21 days
+    recorder.record(staff(name=NAME), WALL - 20 * DAY)
+    before.close()
+    journal = Journal(path, boot_id="boot-2")  # a reboot: no clock correction yet
+    try:
+        Recorder(journal, bytes(server_key.public_key), settings("contact")).record(
+            staff(name=NAME), WALL - 25 * DAY)  # its time cannot be trusted
+        old_box = outbox(journal)[0]["sealed"].encode()
+        assert journal.expire_personal(rfc3339(WALL - 21 * DAY)) == 1
+        old, recent, uncorrected = outbox(journal)
+        assert old["sealed"] is None and old["direction"] == "in"
+        assert recent["sealed"] and uncorrected["sealed"] and uncorrected["clock_uncorrected"]
+        assert old_box[:64] not in journal_bytes(path)
+    finally:
+        journal.close()
+
+
+def test_the_sync_thread_expires_unsent_personal_data_while_offline(
+        tmp_path: Path, recorder: Recorder, journal: Journal) -> None:
+    api = FakeApi()
+    api.publish({**manifest("v1"), "checkin": {"privacy_mode": "full", "retention_days": 14}})
+    monotonic = [1000.0]
+    sync = Sync(api, journal, MediaCache(tmp_path / "media", 0, lambda _: 10**12),
+                queue.Queue(), SyncSettings(heartbeat_screenshot=False),
+                Device("0.1.0", tmp_path, lambda _: 10**10), clock=lambda: WALL,
+                monotonic=lambda: monotonic[0], rnd=lambda: 0.0)
+    sync.run_round()  # the venue's manifest arrives
+    journal.set_clock_offset(0.0)
+    recorder.record(staff(name=NAME), WALL - 15 * DAY)
+    recorder.record(staff(name=NAME), WALL - 13 * DAY)
+    api.down = True  # and then the network goes
+    monotonic[0] += 3600
+    sync.run_round()
+    old, recent = outbox(journal)
+    assert old["sealed"] is None and recent["sealed"]
