@@ -170,7 +170,7 @@ def deadline(flow: CheckinFlow) -> float | None:
     keys stop being a possible scan."""
     times: list[float] = []
     if flow.keys.last_key_at is not None and flow.keys.text:
-        times.append(flow.keys.last_key_at + allowed_gap(flow.keys))
+        times.append(flow.keys.last_key_at + allowed_gap(flow.keys, _patient(flow)))
     screen = flow.screen
     if isinstance(screen, Confirmed | Message):
         times.append(screen.until)
@@ -265,12 +265,18 @@ def _typed(
     effects: tuple[FlowEffect, ...] = ()
     for char in text:
         keys = flow.keys
-        if keys.last_key_at is not None and now - keys.last_key_at > allowed_gap(keys):
+        if keys.last_key_at is not None and now - keys.last_key_at > allowed_gap(
+                keys, _patient(flow)):
             flow, more = _flush_keys(flow, settings, now, force=True)
             effects += more
-        keys, _ = feed(flow.keys, char, now)
+        keys, _ = feed(flow.keys, char, now, _patient(flow))
         flow = replace(flow, keys=keys)
     return flow, effects
+
+
+def _patient(flow: CheckinFlow) -> bool:
+    """No form is open: no typed key waits to be shown, so a burst may pause longer."""
+    return not isinstance(flow.screen, Editing)
 
 
 def _flush_keys(
@@ -281,7 +287,7 @@ def _flush_keys(
     keys = flow.keys
     if not keys.text or keys.last_key_at is None:
         return flow, ()
-    if not force and now - keys.last_key_at <= allowed_gap(keys):
+    if not force and now - keys.last_key_at <= allowed_gap(keys, _patient(flow)):
         return flow, ()
     flow = replace(flow, keys=Buffer())
     if len(keys.text) >= MIN_LENGTH and scanner_pace(keys):
@@ -296,7 +302,8 @@ def _key(flow: CheckinFlow, key: str, settings: CheckinSettings | None, now: flo
         return flow, ()
     if key in ENTER_KEYS and flow.keys.text:
         keys, burst = feed(flow.keys, "\r", now)
-        if burst is not None and now - (flow.keys.last_key_at or now) <= allowed_gap(flow.keys):
+        late = now - (flow.keys.last_key_at or now)
+        if burst is not None and late <= allowed_gap(flow.keys, _patient(flow)):
             return _scanned(replace(flow, keys=keys), burst.text, settings, now)
         flow, effects = _flush_keys(flow, settings, now, force=True)
         if isinstance(flow.screen, Message):

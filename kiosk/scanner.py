@@ -41,9 +41,11 @@ class Buffer:
     first_key_at: float | None = None
 
 
-def allowed_gap(buffer: Buffer) -> float:
-    """The longest pause that keeps ``buffer``'s burst going."""
-    return LATE_GAP_S if len(buffer.text) >= BURST_KEYS else MAX_GAP_S
+def allowed_gap(buffer: Buffer, patient: bool = False) -> float:
+    """The longest pause that keeps ``buffer``'s burst going. ``patient``: nobody is typing
+    (no form is open), so no typed key waits to be shown and any pause up to LATE_GAP_S keeps
+    the burst; whether it was a scan is decided by its pace at the end."""
+    return LATE_GAP_S if patient or len(buffer.text) >= BURST_KEYS else MAX_GAP_S
 
 
 def scanner_pace(buffer: Buffer) -> bool:
@@ -60,13 +62,15 @@ class Burst:
     text: str
 
 
-def feed(buffer: Buffer, key: str, now: float) -> tuple[Buffer, Burst | None]:
+def feed(
+    buffer: Buffer, key: str, now: float, patient: bool = False
+) -> tuple[Buffer, Burst | None]:
     """Add one key press. Enter ends a burst; a slow key means a person is typing, and the
     keys so far are not a scan."""
     if key in ("\r", "\n"):
         done = not buffer.overflow and len(buffer.text) >= MIN_LENGTH and scanner_pace(buffer)
         return Buffer(), Burst(buffer.text) if done else None
-    if buffer.last_key_at is not None and now - buffer.last_key_at > allowed_gap(buffer):
+    if buffer.last_key_at is not None and now - buffer.last_key_at > allowed_gap(buffer, patient):
         return Buffer(key, now, first_key_at=now), None  # a person typed: start again
     overflow = buffer.overflow or len(buffer.text) >= MAX_LENGTH
     first = buffer.first_key_at if buffer.first_key_at is not None else now

@@ -244,7 +244,20 @@ def test_a_scan_survives_a_late_loop_turn(kiosk: Kiosk) -> None:
     assert [v.personal.get("name") for v in kiosk.recorded] == ["Nguyễn Văn An"]
 
 
+@pytest.mark.parametrize("late_at", [1, 2, 5])
+def test_an_idle_kiosk_waits_out_a_late_turn_from_the_first_key(
+    kiosk: Kiosk, late_at: int
+) -> None:
+    """With no form open nobody's typing waits to be shown: even the first keys of a scan
+    may be seen a loop turn late (a loaded machine), and the scan is still whole."""
+    for index, char in enumerate(CARD):
+        kiosk.send(TextTyped(char), after=0.12 if index == late_at else SCANNER_GAP)
+    kiosk.send(KeyPressed("return"), after=SCANNER_GAP)
+    assert [v.method for v in kiosk.recorded] == ["scanner"]
+
+
 def test_the_scan_buffer_waits_a_burst_gap_then_lets_go(kiosk: Kiosk) -> None:
+    kiosk.send(KeyPressed("f2"))
     kiosk.send(TextTyped("N"), after=0.0)
     assert deadline(kiosk.state.checkin) == pytest.approx(kiosk.now + 0.035)
 
