@@ -78,12 +78,16 @@ def _bind(path: str) -> ctypes.CDLL:
 
 
 class YuvTexture:
-    """Streaming IYUV textures, one per video size (the last ``KEEP_SIZES`` sizes are kept).
+    """Streaming IYUV textures, one per video size (at most ``KEEP_SIZES`` at a time).
 
     Creating a 1080p texture allocates and clears tens of megabytes; done at an item
     boundary it would hold the next clip's first frame back. ``prepare`` makes the texture
-    for the next clip's size while the current clip plays, and a loop that alternates two
-    sizes never creates one again.
+    for the next clip's size while the current clip plays. On a GPU the previous size's
+    texture is kept too, so a loop that alternates two sizes never creates one again. The
+    software renderer keeps its textures in the process's own memory — a 1080p one is
+    11.4 MB: the planes (3.1 MB) and their RGB conversion (8.3 MB) — so there the old size
+    goes as soon as a clip of another size is on screen, and is made again ahead of time
+    by ``prepare`` when it comes back.
     """
 
     KEEP_SIZES = 2
@@ -94,6 +98,7 @@ class YuvTexture:
         self.renderer_name = renderer_name
         self._textures: dict[tuple[int, int], int] = {}
         self.size: tuple[int, int] = (0, 0)  # of the frame uploaded last
+        self.keep_after_switch = self.KEEP_SIZES if self.accelerated else 1
 
     @classmethod
     def attach(cls, window_id: int) -> YuvTexture | None:
@@ -130,7 +135,9 @@ class YuvTexture:
         texture = self._texture(size)
         if texture is None:
             return False
-        self.size = size
+        if size != self.size:
+            self.size = size
+            self._trim(self.keep_after_switch)
         (y, y_pitch), (u, u_pitch), (v, v_pitch) = planes
         result = self._sdl.SDL_UpdateYUVTexture(texture, None, y, y_pitch, u, u_pitch, v, v_pitch)
         return result == 0
@@ -156,13 +163,25 @@ class YuvTexture:
             if texture is None:
                 return None
         self._textures[size] = texture  # most recently used last
-        while len(self._textures) > self.KEEP_SIZES:
+        self._trim(self.KEEP_SIZES)
+        return texture
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """The sizes that have a texture now, least recently used first."""
+        return list(self._textures)
+
+    def _trim(self, keep: int) -> None:
+        """Destroy the least recently used textures beyond ``keep``, never the one on
+        screen."""
+        while len(self._textures) > keep:
             oldest = next(iter(self._textures))
-            if oldest == self.size:  # never the one on screen
+            if oldest == self.size:
                 self._textures[oldest] = self._textures.pop(oldest)
                 oldest = next(iter(self._textures))
+                if oldest == self.size:
+                    return
             self._sdl.SDL_DestroyTexture(self._textures.pop(oldest))
-        return texture
 
     def _create(self, size: tuple[int, int]) -> int | None:
         texture = self._sdl.SDL_CreateTexture(

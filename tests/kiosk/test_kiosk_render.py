@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy
 import pytest
 import zxingcpp
@@ -31,6 +32,7 @@ from kiosk.manifest import (
 from kiosk.picture import PictureSource
 from kiosk.snapshot import Capture, write_png_atomically
 from kiosk.video import VideoSource
+from kiosk.yuv_texture import YuvTexture
 
 SMART_URL = "http://server/q/12"
 PROGRAMME = Programme(
@@ -193,3 +195,44 @@ def test_screenshots_are_replaced_atomically(screen: Display, tmp_path: Path) ->
     with Image.open(target) as written:
         assert written.size == (1280, 720)
     assert [p.name for p in tmp_path.iterdir()] == ["screen.png"]
+
+
+def first_picture(path: Path) -> av.VideoFrame:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0))
+
+
+def planes(picture: av.VideoFrame) -> tuple[tuple[int, int], ...]:
+    return tuple((plane.buffer_ptr, plane.line_size) for plane in picture.planes)
+
+
+@pytest.fixture
+def two_sizes(clip_maker: Any, clips: tuple[Path, Path]) -> tuple[av.VideoFrame, av.VideoFrame]:
+    return first_picture(clip_maker(size=(64, 48), frames=2)), first_picture(clips[0])
+
+
+def test_the_software_renderer_keeps_one_video_texture_after_a_switch(
+    screen: Display, two_sizes: tuple[av.VideoFrame, av.VideoFrame]
+) -> None:
+    small, large = two_sizes
+    texture = screen._video
+    assert isinstance(texture, YuvTexture) and not texture.accelerated
+    assert texture.upload((64, 48), planes(small))
+    texture.prepare((320, 180))  # the next clip's, made while this one plays
+    assert texture.sizes == [(64, 48), (320, 180)]
+    assert texture.upload((320, 180), planes(large))
+    assert texture.sizes == [(320, 180)]  # 11 MB a 1080p one, in the process's memory
+
+
+def test_a_gpu_keeps_the_previous_size_too(
+    screen: Display, two_sizes: tuple[av.VideoFrame, av.VideoFrame]
+) -> None:
+    small, large = two_sizes
+    software = screen._video
+    assert isinstance(software, YuvTexture)
+    gpu = YuvTexture(software._sdl, software._renderer, "opengles2")
+    assert gpu.upload((64, 48), planes(small)) and gpu.upload((320, 180), planes(large))
+    assert gpu.sizes == [(64, 48), (320, 180)]
+    gpu.prepare((96, 54))  # a third size: the oldest one not on screen goes
+    assert gpu.sizes == [(320, 180), (96, 54)]
+    gpu.close()
