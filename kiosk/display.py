@@ -492,8 +492,8 @@ class Display:
             if surface is None:
                 return None
             assert self._renderer is not None
+            source.close()  # the surface holds the picture now: free the pixels first
             texture = self._textures[source] = sdl2.Texture.from_surface(self._renderer, surface)
-            source.close()  # the texture holds the picture now: free the pixels
         return texture
 
     def _draw_bar(self, content: BarContent) -> None:

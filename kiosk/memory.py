@@ -12,12 +12,18 @@ screen), resident set at each item boundary::
 
 Big blocks are then mapped on their own and given back when freed; the few small-block
 arenas are shared. Elsewhere than glibc this does nothing.
+
+A closed decoder still leaves megabytes of small freed blocks in the arena of the thread that
+ran it, where another thread's allocations do not reuse them; ``give_back_free_memory``
+(``malloc_trim``) returns them to the system. It takes 0.3-9 ms, so it runs in the decoder
+threads, after a decoder closes, never on the screen thread.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +33,28 @@ MMAP_THRESHOLD_BYTES = 128 * 1024
 ARENA_MAX = 2
 
 
+def _libc_function(name: str) -> Any | None:
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+
+
+def give_back_free_memory() -> bool:
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``); False when
+    not glibc."""
+    trim = _libc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
+
+
 def keep_heap_small() -> bool:
     """Set glibc's allocator up for large, short-lived buffers; False when not glibc."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(

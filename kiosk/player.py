@@ -313,6 +313,18 @@ class Player:
             source = screen.sources.get(screen.to_prepare.pop())
             if source is not None:
                 screen.display.prepare(source)
+        self._warm_upcoming(screen)
+
+    def _warm_upcoming(self, screen: _Screen) -> None:
+        """The next clip decodes on once the current clip's decoder is done with its file:
+        two decoders open side by side would hold tens of megabytes (``kiosk.video``)."""
+        upcoming = self._state.upcoming if self._state else None
+        source = screen.sources.get(upcoming.serial) if upcoming else None
+        current = screen.source
+        if isinstance(source, VideoSource) and (
+            not isinstance(current, VideoSource) or current.decoded
+        ):
+            source.warm()
 
     def _paint_ahead(self, screen: _Screen) -> None:
         """The confirmations a button press can bring (this direction; has the app or not

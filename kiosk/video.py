@@ -3,9 +3,18 @@
 One ``VideoSource`` per showing. Its thread opens the file and decodes ahead into a small
 queue (``QUEUE_FRAMES`` frames: about 4 MB of 720p or 9 MB of 1080p YUV), so memory stays
 bounded however long the clip. The player creates the source for the *next* item while the
-current one plays; by the time the current ends, the next one's first frames are decoded and
-waiting, and the switch costs no more than uploading one (``ready`` says when). Until it
-starts, a source holds only ``PREROLL_FRAMES`` frames.
+current one plays; by the time the current ends, the next one's first frame is decoded and
+waiting, and the switch costs no more than uploading it (``ready`` says when).
+
+A decoder holds much more than the frames it hands out: its context and reference frames,
+about 19 MB for 1080p H.264 with one decoded frame waiting (23 MB with two). Two of them were
+open side by side for the whole of every clip — the next clip's, paused after its preroll,
+and the current one's — which put the 1080p loop over the kiosk's memory budget. So the
+next clip's first frame is decoded, kept (3 MB at 1080p), and its decoder closed; ``warm``
+opens it again and decodes on from the second frame (the first one is decoded again and
+dropped). The player calls ``warm`` once the current clip's decoder has read its whole file
+(``decoded``: its last few frames wait in its queue, about 150 ms before its end), so the
+two decoders barely overlap; ``start`` warms a source that was not warmed yet.
 
 Decoding is single-threaded per clip (``configure``): frame threading would spread one
 clip over the cores but keeps a decoding context and frames per thread — about 13 MB more
@@ -34,10 +43,11 @@ from pathlib import Path
 
 import av
 
+from kiosk.memory import give_back_free_memory
+
 log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 3
-PREROLL_FRAMES = 2
 DEFAULT_FPS = Fraction(30)
 _PUT_POLL_S = 0.1
 VIDEO_ERRORS = (av.FFmpegError, OSError, ValueError, IndexError, MemoryError)
@@ -83,8 +93,10 @@ class VideoSource:
         self.first_frame_s: float | None = None  # decode time of the first frame
         self._frames: queue.Queue[Frame | _EndOfStream] = queue.Queue(maxsize=queue_frames)
         self._ready = threading.Event()
-        self._started = threading.Event()
+        self._warm = threading.Event()
+        self._decoded = threading.Event()
         self._stop = threading.Event()
+        self._first_time = 0.0  # the first frame's time in the stream
         self._head: Frame | None = None
         self._eos = False
         self._origin: float | None = None
@@ -99,10 +111,24 @@ class VideoSource:
         """The first frame is decoded (or the clip failed: then ``error`` says why)."""
         return self._ready.is_set()
 
+    @property
+    def waiting(self) -> int:
+        """Decoded frames not handed out yet."""
+        return self._frames.qsize() + (self._head is not None)
+
+    @property
+    def decoded(self) -> bool:
+        """The decoder is done with the file (what it decoded may still wait in the queue)."""
+        return self._decoded.is_set()
+
+    def warm(self) -> None:
+        """Open the decoder again behind the waiting first frame and decode ahead."""
+        self._warm.set()
+
     def start(self, now: float) -> None:
         """The clip goes on screen at ``now`` (monotonic): its timeline starts here."""
         self._origin = now
-        self._started.set()
+        self._warm.set()
 
     def frame_due(self, now: float) -> Frame | None:
         """The newest frame due at ``now`` that was not handed out yet, or None."""
@@ -173,19 +199,57 @@ class VideoSource:
     def _decode(self) -> None:
         started = time.perf_counter()
         try:
-            with av.open(str(self.path)) as container:
-                stream = container.streams.video[0]
-                configure(stream)
-                self._describe(stream)
-                count = self._decode_frames(container, stream, started)
-            if count == 0 and not self._stop.is_set():
-                self.error = "no video frames"
+            first = self._first_frame()
+            if first is None:
+                if not self._stop.is_set():
+                    self.error = "no video frames"
+            elif self._put(first):
+                self.first_frame_s = time.perf_counter() - started
+                self._ready.set()
+                if self._wait_for_warm():
+                    self._decode_rest()
+                    give_back_free_memory()
         except VIDEO_ERRORS as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("video %s: %s", self.path.name, self.error)
         finally:
+            self._decoded.set()
             self._put(_END)
             self._ready.set()
+
+    def _first_frame(self) -> Frame | None:
+        """Decode the first frame and close the decoder: the frame keeps only its own
+        picture."""
+        first = self._decode_first()
+        give_back_free_memory()  # what the closed decoder held
+        if first is None:
+            return None
+        self._first_time = first.time if first.time is not None else 0.0
+        return self._frame(0, first)
+
+    def _decode_first(self) -> av.VideoFrame | None:
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]
+            configure(stream)
+            self._describe(stream)
+            return next(iter(container.decode(stream)), None)
+
+    def _decode_rest(self) -> None:
+        """Decode the clip again from the start and queue every frame after the first."""
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]
+            configure(stream)
+            for count, picture in enumerate(container.decode(stream)):
+                if self._stop.is_set():
+                    break
+                if count and not self._put(self._frame(count, picture)):
+                    break
+
+    def _frame(self, count: int, picture: av.VideoFrame) -> Frame:
+        if picture.format.name != "yuv420p":
+            picture = picture.reformat(format="yuv420p")
+        when = picture.time if picture.time is not None else count * self.interval
+        return Frame(count, max(0.0, when - self._first_time), picture)
 
     def _describe(self, stream: av.video.stream.VideoStream) -> None:
         rate = stream.average_rate or stream.guessed_rate or DEFAULT_FPS
@@ -197,35 +261,12 @@ class VideoSource:
         sar = stream.sample_aspect_ratio or Fraction(1)
         self.aspect = (width * float(sar)) / height if height else 16 / 9
 
-    def _decode_frames(
-        self,
-        container: av.container.InputContainer,
-        stream: av.video.stream.VideoStream,
-        started: float,
-    ) -> int:
-        count = 0
-        first_time: float | None = None
-        for picture in container.decode(stream):
+    def _wait_for_warm(self) -> bool:
+        """Hold the first frame until ``warm`` or ``start``; False when closed unseen."""
+        while not self._warm.wait(_PUT_POLL_S):
             if self._stop.is_set():
-                break
-            if picture.format.name != "yuv420p":
-                picture = picture.reformat(format="yuv420p")
-            when = picture.time if picture.time is not None else count * self.interval
-            first_time = when if first_time is None else first_time
-            if not self._put(Frame(count, max(0.0, when - first_time), picture)):
-                break
-            if count == 0:
-                self.first_frame_s = time.perf_counter() - started
-                self._ready.set()
-            count += 1
-            if count == PREROLL_FRAMES:
-                self._wait_for_start()
-        return count
-
-    def _wait_for_start(self) -> None:
-        """Hold the preroll until the clip goes on screen (or is closed unseen)."""
-        while not self._started.wait(_PUT_POLL_S) and not self._stop.is_set():
-            pass
+                return False
+        return not self._stop.is_set()
 
     def _put(self, item: Frame | _EndOfStream) -> bool:
         """Queue ``item``, waiting for room; False once the source was closed."""

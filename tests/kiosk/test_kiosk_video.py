@@ -9,15 +9,18 @@ from __future__ import annotations
 import platform
 import queue
 import time
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy
 import pytest
 
 from kiosk.display_options import DisplayOptions
 from kiosk.events import PlayRecord
-from kiosk.memory import keep_heap_small
+from kiosk.memory import give_back_free_memory, keep_heap_small
 from kiosk.player import Player
-from kiosk.video import VideoSource
+from kiosk.video import QUEUE_FRAMES, Frame, VideoSource, configure
 
 ORIGIN = 100.0
 STEP = 1 / 30
@@ -143,3 +146,95 @@ def test_two_clips_play_back_to_back(headless: None, content: Path) -> None:
 def test_the_allocator_is_set_for_video_buffers() -> None:
     """glibc takes the setting (elsewhere it is a no-op that says so)."""
     assert keep_heap_small() is (platform.libc_ver()[0] == "glibc")
+
+
+def wait_until(condition: object, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="session")
+def reordered_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clip with B-frames: the decoder outputs frames in another order than it reads them,
+    as most delivered promos do."""
+    path = tmp_path_factory.mktemp("reordered") / "b-frames.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30))
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        stream.options = {"preset": "medium", "bf": "3", "crf": "30"}
+        for index in range(24):
+            picture = numpy.full((96, 160, 3), 40, numpy.uint8)
+            picture[:, index * 6 : index * 6 + 12] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def straight_decode(path: Path) -> list[tuple[float, bytes]]:
+    """Every frame's time and luma, decoded in one go."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        configure(stream)
+        return [(f.time, bytes(f.planes[0])) for f in container.decode(stream)]
+
+
+def test_the_next_clip_waits_with_its_first_frame_only(clips: tuple[Path, Path]) -> None:
+    source = VideoSource(clips[0])
+    wait_until(lambda: source.ready)
+    time.sleep(0.3)  # time enough to decode the whole clip, were it decoding
+    assert source.waiting == 1 and not source.decoded
+    source.warm()
+    wait_until(lambda: source.waiting == QUEUE_FRAMES)
+    source.close()
+
+
+def play_through(source: VideoSource, count: int) -> list[Frame]:
+    """Take ``count`` frames, each at its own time."""
+    frames = []
+    for index in range(count):
+        now = ORIGIN + index * STEP + 1e-6
+        wait_until(lambda now=now: (due := source.next_due()) is not None and due <= now)
+        frame = source.frame_due(now)
+        assert frame is not None
+        frames.append(frame)
+    return frames
+
+
+def test_after_warming_every_frame_comes_once_in_order(reordered_clip: Path) -> None:
+    expected = straight_decode(reordered_clip)
+    source = VideoSource(reordered_clip)
+    wait_until(lambda: source.ready)
+    source.warm()
+    source.start(ORIGIN)
+    shown = play_through(source, len(expected))
+    wait_until(lambda: source.end_due() is not None)
+    first_time = expected[0][0]
+    assert [frame.index for frame in shown] == list(range(len(expected)))
+    assert [f.pts_s for f in shown] == pytest.approx([t - first_time for t, _ in expected])
+    assert [bytes(f.picture.planes[0]) for f in shown] == [luma for _, luma in expected]
+    assert source.decoded and source.late == 0
+
+
+def test_starting_a_clip_that_was_not_warmed_decodes_on(clips: tuple[Path, Path]) -> None:
+    source = VideoSource(clips[1])
+    wait_until(lambda: source.ready)
+    source.start(ORIGIN)
+    assert [frame.index for frame in play_through(source, 15)] == list(range(15))
+    wait_until(lambda: source.end_due() is not None)
+    assert source.late == 0
+
+
+def test_closing_a_waiting_clip_stops_its_thread(clips: tuple[Path, Path]) -> None:
+    source = VideoSource(clips[0])
+    wait_until(lambda: source.ready)
+    source.close()
+    source._thread.join(timeout=5)
+    assert not source._thread.is_alive() and source.decoded
+
+
+def test_free_heap_pages_go_back_to_the_system() -> None:
+    assert give_back_free_memory() is (platform.libc_ver()[0] == "glibc")
