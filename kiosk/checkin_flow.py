@@ -420,11 +420,10 @@ def _tapped(
 ) -> FlowStep:
     screen = flow.screen
     if target == "open_form":
-        return (_open_form(flow, settings, now), ()) if not isinstance(screen, Editing) \
-            else (flow, ())
+        return (flow if isinstance(screen, Editing) else _open_form(flow, settings, now)), ()
     if target == "dismiss" and isinstance(screen, Confirmed | Message):
-        return replace(flow, screen=Editing(screen.form, now) if isinstance(
-            screen, Message) and screen.form is not None else None), ()
+        back = screen.form if isinstance(screen, Message) else None
+        return replace(flow, screen=Editing(back, now) if back is not None else None), ()
     if not isinstance(screen, Editing):
         return flow, ()
     return _form_tap(flow, screen.form, target, settings, now)

@@ -461,3 +461,20 @@ def test_what_the_flow_asks_the_real_recorder_to_keep_is_accepted(
         assert "Nguyễn" not in repr(rows) and "4567" not in repr(rows)  # sealed
     finally:
         journal.close()
+
+
+def test_a_tap_closes_a_confirmation_early(kiosk: Kiosk) -> None:
+    kiosk.send(ButtonPressed("has_app"))
+    kiosk.send(Tapped("dismiss"))
+    assert kiosk.screen is None
+
+
+def test_a_tap_on_a_refusal_goes_back_to_the_form(kiosk: Kiosk) -> None:
+    kiosk.refuse = ("Không ghi được.", "Not recorded.")
+    kiosk.send(Tapped("open_form"))
+    kiosk.send(Tapped("open_form"))  # the form is open already: nothing changes
+    kiosk.type("An")
+    kiosk.send(Tapped("has_app:yes"))
+    kiosk.send(Tapped("confirm"))
+    kiosk.send(Tapped("dismiss"))
+    assert isinstance(kiosk.screen, Editing) and kiosk.screen.form.value("name") == "An"
