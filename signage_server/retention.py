@@ -147,9 +147,16 @@ class DailyPurge:
             except Exception:  # the edge of a background job: log it, try again later
                 log.exception("daily purge failed; retrying in %.0f s", self.check_seconds)
                 db.session.rollback()
-                release(PURGE_JOB, datetime.now(UTC))
+                self._give_back()
             finally:
                 db.session.remove()
+
+    def _give_back(self) -> None:
+        try:
+            release(PURGE_JOB, datetime.now(UTC))
+        except Exception:  # the database is down: the lease runs out by itself
+            log.warning("could not release the purge lease; it expires on schedule")
+            db.session.rollback()
 
 
 def install(app: Flask) -> DailyPurge | None:

@@ -5,7 +5,7 @@ workers do not all do it. Also: the purge forgets old rate-limit counts."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,3 +140,25 @@ def test_checkin_rows_survive_the_purge(app: Flask, venue: int) -> None:
         assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
         assert db.session.scalar(select(CheckIn.client_uuid)) is not None
         assert isinstance(db.session.scalar(select(CheckIn.client_uuid)), uuid.UUID)
+
+
+def test_a_failed_run_gives_the_lease_back(app: Flask, database_url: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    def broken(_now: object, user_id: object = None) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(retention, "purge", broken)
+    served = serving_app(database_url, tmp_path / "served", str(app.config["SECRET_KEY"]))
+    try:
+        trigger = served.extensions["signage_daily_purge"]
+        served.test_client().get("/q/v/1")
+        assert trigger.thread is not None
+        trigger.thread.join(timeout=30)
+        assert "daily purge failed" in caplog.text
+        with app.app_context():
+            assert retention.claim("purge", datetime.now(UTC), DAY) is True
+    finally:
+        with served.app_context():
+            db.session.remove()
+            db.engine.dispose()
