@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                     took = kiosk.scan(card(index))
                 if took is None:
                     missed[kind] += 1
+                    view = kiosk.player.checkin_view()
+                    say(f"{kind} {index} not confirmed; the screen shows "
+                        f"{type(view).__name__}: {getattr(view, 'en', '')}")
                 else:
                     results[kind].append(took)
             record_ms = kiosk.recorder.times_ms[2:]

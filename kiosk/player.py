@@ -171,6 +171,12 @@ class Player:
         with self._lock:
             return self._confirmed
 
+    def checkin_view(self) -> object | None:
+        """The check-in screen showing now (``kiosk.checkin_flow``), None when idle: for the
+        benchmark to say why a check-in was not confirmed."""
+        with self._lock:
+            return self._state.checkin.screen if self._state else None
+
     def latest_png(self, max_width: int = 480) -> bytes | None:
         """A PNG of what is on screen, at most ``max_width`` wide; None before the first
         picture. The screen thread takes a new copy when asked (at most one every few
