@@ -121,6 +121,7 @@ def test_a_count_venue_asks_nothing_personal_and_stores_nothing(
     assert 'name="name"' not in body and 'name="phone"' not in body
     assert 'name="consent"' not in body
     assert "không hỏi tên hay số điện thoại" in body
+    assert "sẽ được xoá vào ngày" not in body  # nothing personal, nothing to delete
     response = phone.send(direction="in", has_app="installed_now", name=NAME, phone=PHONE)
     assert response.status_code == 200
     [row] = self_checkins(app)
