@@ -23,8 +23,8 @@ Commands (one per line) and what the driver prints on stdout (one line each, flu
 
 - ``settings``: wait until the kiosk has its venue's check-in settings (from the manifest)
   -> ``SETTINGS <privacy_mode>``;
-- ``record ATTEMPT WALL KIND``: one check-in, KIND ``button``, ``scan`` or ``staff`` (the
-  player path has no staff form input yet: ``staff`` is a button press there). WALL is the
+- ``record ATTEMPT WALL KIND``: one check-in, KIND ``button``, ``scan`` or ``staff`` (on the
+  player path: the staff form, see ``staff_form``). WALL is the
   device time given to ``record`` on the recorder path (the test injects the clock); the
   player stamps with its own clock -> ``CONFIRMED ATTEMPT CLIENT_UUID`` once confirmed (this
   line is "confirmed on screen"), or ``REFUSED ATTEMPT reason``;
@@ -145,6 +145,9 @@ class Driver:
         if kind == "scan":
             self.events.put(TextTyped(CARD))
             self.events.put(KeyPressed("return"))
+        elif kind == "staff":
+            for event in staff_form(attempt):
+                self.events.put(event)
         else:
             self.events.put(ButtonPressed("has_app" if attempt % 2 else "not_yet"))
         deadline = time.monotonic() + 30
@@ -191,6 +194,18 @@ class Driver:
                     say(self.status())
                 case _:
                     say(f"UNKNOWN {words[0]}")
+
+
+def staff_form(attempt: int) -> list[Any]:
+    """A receptionist's record on the player path: F2 opens the form (its first field, the
+    name, focused), the name and the phone typed on the on-screen keyboard (the name in Telex:
+    "Traafn Binhf" is "Trần Bình"), the has-app answer and the confirm button tapped."""
+    from kiosk.events import KeyPressed, Tapped
+
+    keys = [*"Traafn", "space", *"Binhf", "next", *f"09{attempt % 100_000_000:08d}"]
+    return [KeyPressed("f2"), *(Tapped(f"key:{key}") for key in keys),
+            Tapped(f"has_app:{('yes', 'no', 'installed_now')[attempt % 3]}"),
+            Tapped("confirm")]
 
 
 def keeping_journal(driver: Driver, factory: Any) -> Any:

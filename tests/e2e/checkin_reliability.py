@@ -54,6 +54,7 @@ from power_cut import REPO, Server, _script, clean_env, look
 DRIVER = Path(__file__).with_name("checkin_driver.py")
 WALL_STEP = 0.01  # device seconds between two attempts' stamps
 KINDS = ("button", "button", "scan", "staff")  # a busy entrance: mostly buttons
+ANSWERS = ("CONFIRMED", "REFUSED")  # the driver's answer to one check-in
 
 
 # ----------------------------------------------------------------------------------------------
@@ -151,7 +152,8 @@ class DriverProcess:
             return False
         return True
 
-    def wait_for(self, prefix: str, timeout: float, count: int = 1) -> list[str]:
+    def wait_for(self, prefix: str | tuple[str, ...], timeout: float,
+                 count: int = 1) -> list[str]:
         """The first ``count`` lines starting with ``prefix``, waiting up to ``timeout``."""
         deadline = time.monotonic() + timeout
         with self._seen:
@@ -346,8 +348,10 @@ class KillRun:
         self.report = KillReport(settings)
         self.server = CheckinServer(work / "instance", "full")
         self.data = work / "kiosk"
-        self.kiosk = DriverProcess(self.data, work / "kiosk.log", kiosk_env(2.0),
-                                   work / "screen" / "kiosk.png")
+        env = kiosk_env(2.0)  # a small screen: 2,000 confirmation frames drawn in software
+        env.update(SIGNAGE_KIOSK_SCREEN_WIDTH="640", SIGNAGE_KIOSK_SCREEN_HEIGHT="360")
+        self.kiosk = DriverProcess(self.data, work / "kiosk.log", env,
+                                   work / "screen" / "kiosk.png", screenshot_every=5.0)
         self.base = time.time() - 3600.0  # attempts are stamped in the past hour
 
     def close(self) -> None:
@@ -396,9 +400,9 @@ class KillRun:
         writer = threading.Thread(target=self._feed, args=(commands,), daemon=True)
         writer.start()
         if last_run:
-            kiosk.wait_for("CONFIRMED", 300, len(waiting))
+            kiosk.wait_for(ANSWERS, 300, len(waiting))
         else:
-            kiosk.wait_for("CONFIRMED", 300, arm)
+            kiosk.wait_for(ANSWERS, 300, arm)
             time.sleep(self.rng.uniform(0, self.settings.kill_jitter_s))
             kiosk.stop(signal.SIGKILL)
             report.kills += 1
@@ -409,6 +413,8 @@ class KillRun:
             report.runs.append((self.wall(first), self.wall(report.attempts), not last_run))
         confirmed = {int(line.split()[1]): line.split()[2] for line in kiosk.lines
                      if line.startswith("CONFIRMED")}
+        report.problems.extend(f"{line} ({waiting[int(line.split()[1]) - first]})"
+                               for line in kiosk.lines if line.startswith("REFUSED"))
         for attempt, client_uuid in confirmed.items():
             report.confirmed[attempt] = client_uuid
             report.kinds[waiting[attempt - first]] += 1
