@@ -28,6 +28,7 @@ with zero late frames, every gap <= one frame interval, overhead <= 50 % over ra
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import queue
@@ -180,6 +181,41 @@ def raw_decode_cpu_per_frame(paths: list[Path]) -> float:
     return cpu / max(frames, 1)
 
 
+def stage_costs(paths: list[Path], screen: tuple[int, int], frames: int = 30) -> dict[str, float]:
+    """CPU per frame of the display's two steps alone, in a tight loop over ``frames``
+    decoded frames of each video: the upload (plane copy and, on the software renderer, the
+    YUV to RGB conversion) and the draw and present (the copy or scaling to the screen)."""
+    from kiosk.display import Display
+    from kiosk.display_options import DisplayOptions
+    from kiosk.video import Frame
+    from kiosk.yuv_texture import YuvTexture
+
+    display = Display(DisplayOptions(mode="headless", size=screen))
+    display.open()
+    upload = draw = 0.0
+    count = 0
+    try:
+        texture = display._video
+        if not isinstance(texture, YuvTexture):
+            return {}
+        for path in paths:
+            with av.open(str(path)) as container:
+                pictures = list(itertools.islice(container.decode(video=0), frames))
+            size = (pictures[0].width, pictures[0].height)
+            box = fit(size, display.layout.main)
+            for picture in pictures:
+                started = time.process_time()
+                texture.upload(size, Frame(0, 0.0, picture).planes)
+                uploaded = time.process_time()
+                texture.draw((box.x, box.y, box.w, box.h), 0.0)
+                display._renderer.present()  # type: ignore[union-attr]
+                upload, draw = upload + uploaded - started, draw + time.process_time() - uploaded
+                count += 1
+    finally:
+        display.close()
+    return {"upload": upload / max(count, 1), "draw": draw / max(count, 1)}
+
+
 # -- one phase, in its own process ------------------------------------------------------------
 
 
@@ -241,6 +277,7 @@ def child(content: Path, seconds: float, size: str) -> None:
                 "cpu_per_frame": (cpu - samples.get("cpu0", 0.0)) * per_frame,
                 "screen_cpu_per_frame": (screen_cpu - samples.get("screen0", 0.0)) * per_frame,
                 "ceiling": raw_decode_cpu_per_frame(played_videos(content)),
+                "stages": stage_costs(played_videos(content), (width, height)),
                 "fps": frames / max(wall - samples.get("wall0", started), 1e-9),
                 "late_frames": status.late_frames,
                 "frames_shown": status.frames_shown,
@@ -313,6 +350,10 @@ def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                 "first_frame_since_spawn_s", "machine_busy_share"):  # fmt: skip
         figures[key] = median([r[key] for r in rounds])
     figures["overhead"] = median([r["cpu_per_frame"] / r["ceiling"] - 1 for r in rounds])
+    if all(r.get("stages") for r in rounds):
+        figures["stages"] = {
+            key: median([r["stages"][key] for r in rounds]) for key in ("upload", "draw")
+        }
     figures["late_frames"] = max(r["late_frames"] for r in rounds)
     figures["rss_mb"] = max(r["rss_mb"] for r in rounds)
     figures["transitions"] = [t for r in rounds for t in r["transitions"]]
@@ -358,6 +399,7 @@ def report(results: dict[str, dict[str, Any]]) -> int:
                 f"{max(gaps):.1f}" if gaps else "-",
                 f"{r['cpu_per_frame'] * 1000:.2f}",
                 f"{r['screen_cpu_per_frame'] * 1000:.2f}",
+                stages_text(r.get("stages") or {}),
                 f"{r['ceiling'] * 1000:.2f}",
                 f"{r['overhead']:+.0%}",
                 f"{r['rss_mb']:.0f}",
@@ -367,7 +409,8 @@ def report(results: dict[str, dict[str, Any]]) -> int:
         )
     header = [
         "phase", "video (= not scaled)", "fps", "late", "transitions", "gap max ms",
-        "CPU ms/frame", "of it screen thread", "raw decode", "overhead", "peak RSS MB",
+        "CPU ms/frame", "of it screen thread", "SDL alone: upload+draw", "raw decode",
+        "overhead", "peak RSS MB",
         "first frame s (in run)", "machine busy",
     ]  # fmt: skip
     say(table(rows, header))
@@ -381,6 +424,12 @@ def report(results: dict[str, dict[str, Any]]) -> int:
             f"{t['ready_margin_ms'] / 1000:.2f} s before)"
         )
     return verdict(results)
+
+
+def stages_text(stages: dict[str, float]) -> str:
+    if not stages:
+        return "-"
+    return f"{stages['upload'] * 1000:.2f}+{stages['draw'] * 1000:.2f}"
 
 
 def verdict(results: dict[str, dict[str, Any]]) -> int:
