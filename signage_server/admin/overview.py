@@ -26,8 +26,8 @@ def _start_of_today(moment: datetime) -> datetime:
 @bp.get("/")
 @allow(*ROLES)
 def overview() -> Response | str:
-    if staff().role == "reception":
-        return redirect(url_for("admin.checkins"))
+    if staff().role == "reception":  # their work is at the entrance: the reception page
+        return redirect(url_for("admin.reception"))
     moment = now()
     visible = scope()
     states = Counter(state_of(k, moment) for k in load_for_overview())
