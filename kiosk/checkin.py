@@ -29,7 +29,7 @@ from kiosk.ids import new_client_uuid
 from kiosk.journal import CHECKIN, Journal
 
 if TYPE_CHECKING:
-    from nacl.public import SealedBox
+    from nacl.public import PublicKey, SealedBox
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class Recorder:
         self._key = _raw_key(server_public_key)
         # The box is made at the first seal: PyNaCl takes ~15 ms to import, which the kiosk's
         # start-up (time to the first frame) need not pay.
-        self._box: SealedBox | None = None
+        self._box: SealedBox[PublicKey] | None = None
         self._settings = settings
 
     @property
