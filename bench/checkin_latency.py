@@ -196,7 +196,7 @@ class Kiosk:
         self.journal.close()
 
 
-def figures(values: list[float]) -> dict[str, float]:
+def figures(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "p50_ms": round(median(values), 2),
             "p99_ms": round(percentile(values, 99), 2), "max_ms": round(max(values), 2)}
 
@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         ceiling += bare_commits_again(folder, args.commits - args.commits // 2)
     load = os.getloadavg()
     base = figures(ceiling)
-    rows, report = [], {"ceiling_commit": base, "record": figures(record_ms),
+    rows: list[tuple[object, ...]] = []
+    report: dict[str, Any] = {"ceiling_commit": base, "record": figures(record_ms),
                         "load_average": [round(v, 2) for v in load]}
     for kind in ("button", "scan"):
         if not results[kind]:

@@ -454,17 +454,18 @@ def _form_tap(
 
 def _key_tap(flow: CheckinFlow, form: Form, key: str, now: float) -> FlowStep:
     """A key of the on-screen keyboard."""
-    assert form.focus is not None
+    focus = form.focus
+    assert focus is not None
     if key == "backspace":
         form = replace(form, composer=form.composer.backspace())
     elif key == "space":
-        form = replace(form, composer=_type(form, form.focus, " "))
+        form = replace(form, composer=_type(form, focus, " "))
     elif key == "telex":
         form = replace(form, telex=not form.telex)
     elif key == "next":
         form = _next_field(form)
     elif len(key) == 1:
-        form = replace(form, composer=_type(form, form.focus, key), problem=None)
+        form = replace(form, composer=_type(form, focus, key), problem=None)
     return replace(flow, screen=Editing(form, now)), ()
 
 
