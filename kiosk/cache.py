@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from kiosk import errors
 
@@ -307,7 +307,7 @@ def _stamp(status: os.stat_result) -> list[int]:
     return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
 
 
-def _hash_prefix(handle: BinaryIO, length: int, update: Callable[[bytes], None]) -> None:
+def _hash_prefix(handle: IO[bytes], length: int, update: Callable[[bytes], None]) -> None:
     """Feed the first ``length`` bytes already on disk into the running hash."""
     handle.seek(0)
     remaining = length
