@@ -21,6 +21,7 @@ Run: ``gunicorn 'bench.ceiling_app:create_app()'``.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -105,14 +106,54 @@ def connect(database: str) -> Any:
     return conn
 
 
+def _copy_of_checkin_sqlite(conn: sqlite3.Connection) -> list[str]:
+    """The DDL of the server's ``checkin`` table and its indexes, renamed; [] without it."""
+    rows = conn.execute("SELECT type, sql FROM sqlite_master WHERE tbl_name = 'checkin' "
+                        "AND sql IS NOT NULL ORDER BY type DESC").fetchall()
+    statements = []
+    for kind, sql in rows:
+        if kind == "table":
+            sql = re.sub(r'^CREATE TABLE "?checkin"?', f"CREATE TABLE IF NOT EXISTS {TABLE}", sql)
+        else:
+            sql = re.sub(r"^CREATE (UNIQUE )?INDEX (\w+) ON \"?checkin\"?",
+                         lambda m: f"CREATE {m.group(1) or ''}INDEX IF NOT EXISTS "
+                                   f"{m.group(2).replace('checkin', TABLE)} ON {TABLE}", sql)
+        statements.append(sql)
+    return statements
+
+
+def _copy_of_checkin_postgres(conn: Any) -> list[str]:
+    """``LIKE checkin INCLUDING ALL`` (columns, defaults, checks, indexes) plus its foreign
+    keys, which LIKE leaves out; [] without the server's table."""
+    if conn.execute("SELECT to_regclass('checkin')").fetchone()[0] is None:
+        return []
+    if conn.execute(f"SELECT to_regclass('{TABLE}')").fetchone()[0] is not None:
+        return ["SELECT 1"]  # made already: ADD would add the foreign keys twice
+    keys = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                        "WHERE conrelid = 'checkin'::regclass AND contype = 'f'").fetchall()
+    return [f"CREATE TABLE IF NOT EXISTS {TABLE} (LIKE checkin INCLUDING ALL)",
+            *(f"ALTER TABLE {TABLE} ADD {definition}" for (definition,) in keys)]
+
+
 def create_schema(database: str) -> None:
-    """Create ``ceiling_checkin`` next to the server's tables (run once, before serving)."""
+    """Create ``ceiling_checkin`` next to the server's tables (run once, before serving).
+
+    Where the server's ``checkin`` table exists, the ceiling's is a copy of it: the same
+    columns, constraints, foreign keys and indexes, whatever migrations have added since this
+    file was written, so the ceiling does the same database work per row as the server. The
+    fixed DDL above serves a database without it (the smoke test)."""
     conn = connect(database)
     try:
         if is_postgres(database):
-            conn.execute(POSTGRES_DDL)
+            for statement in _copy_of_checkin_postgres(conn) or [POSTGRES_DDL]:
+                conn.execute(statement)
         else:
-            conn.executescript(SQLITE_DDL)
+            statements = _copy_of_checkin_sqlite(conn)
+            if statements:
+                for statement in statements:
+                    conn.execute(statement)
+            else:
+                conn.executescript(SQLITE_DDL)
         conn.commit()
     finally:
         conn.close()
