@@ -74,7 +74,11 @@ NOMINAL_INTERVAL_S = 1 / 30  # the reference frame interval when neither side is
 #: With check-ins set up, keyboard and touch input is looked at this often even when nothing
 #: else is due: the time a key is seen is what tells a scanner's burst (keys 1-20 ms apart)
 #: from a person's typing (80 ms and more), and the end of a scan waits at most this long.
+#: While nothing of a check-in is going on, less often: measured on the 2-core development
+#: machine with a still poster on screen, the loop costs 0.13 % of a core without input
+#: polling, 1.3 % polling every 25 ms, 3.1 % every 10 ms.
 INPUT_POLL_S = 0.01
+IDLE_INPUT_POLL_S = 0.02
 RECORD_FAILED = ("Không ghi nhận được. Vui lòng báo nhân viên.",
                  "The check-in could not be recorded. Please tell the staff.")
 
@@ -567,7 +571,7 @@ class Player:
         if self._presence_secret:
             wakes.append(now + (30.0 - venue_clock % 30.0))
         if checkin_settings(state) is not None:
-            wakes.append(now + INPUT_POLL_S)
+            wakes.append(now + (IDLE_INPUT_POLL_S if state.checkin.idle else INPUT_POLL_S))
         if (flow_due := deadline(state.checkin)) is not None:
             wakes.append(flow_due)
         return min(wakes)
