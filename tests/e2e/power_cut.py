@@ -26,8 +26,8 @@ What it does, with real processes on 127.0.0.1 only:
   - ``download``: 0 to 0.4 s after the new video's ``.part`` grew (the first cycle after a
     publication always is one);
 
-  a ``journal`` or ``download`` cycle whose moment has not come 2 s after the kiosk played
-  is killed then; a kiosk stuck without playing is killed after ``STUCK_S``. The first cycle
+  a ``journal`` (``download``) cycle whose moment has not come 2 s (4 s) after the kiosk
+  played is killed then; a kiosk stuck without playing is killed after ``STUCK_S``. The first cycle
   of each outage is a ``journal`` one, so what the kiosk shows with the server down is always
   measured;
 - at the end, one more run with the server up until every record ever seen in the outbox is on
@@ -57,11 +57,23 @@ the card, i.e. only what the process just killed wrote last:
 - ``part-cut``: a ``<sha256>.part`` the killed process wrote to is truncated at a random offset
   (resume must still work);
 - ``part-zeros``: zeros are appended to such a ``.part`` (blocks allocated but never written):
-  the hash check must catch it and the file be fetched again.
+  the hash check must catch it and the file be fetched again;
+- ``media``: not a power cut but what a failing card does: a cached file of the programme the
+  kiosk will restore is cut short, or 512 bytes in its middle are overwritten with its
+  modification time put back. Only before a cycle with the server up (the file must be fetched
+  again). The kiosk must notice before its player starts: when the new process logs "player
+  started", that torn file must be gone from the cache (the restore hashes a file whose
+  size/mtime/ctime/inode no longer match the stamp recorded when it was hashed).
+
+After the last cycle (``destroyed_run``), the journal's header and ``credentials.json`` are
+overwritten with garbage: the next start must set both aside and play (the built-in content:
+its programme went with the journal) within the same time, and ``status`` must say the kiosk
+has to be enrolled again.
 
 After every kill (and tear): ``PRAGMA integrity_check`` on a copy of the journal as the next
 start will open it (database + WAL, no ``-shm``) must say ``ok``; every cache file named by a
-sha256 must hash to its name; while the kiosk runs, ``/proc/PID/fd`` is sampled and no
+sha256 must hash to its name (but one the harness tore itself and the kiosk has not yet seen);
+while the kiosk runs, ``/proc/PID/fd`` is sampled and no
 ``.part`` file may be open read-only (only the downloader, read-write, may touch one). At the
 end: every play record ever seen in an outbox snapshot is on the server, none twice.
 """
@@ -108,6 +120,8 @@ KIOSK_WIDTH, KIOSK_HEIGHT = 1280, 720  # kiosk.config defaults for --headless
 #: Log lines of the kiosk that mean a media file could not be shown or something broke.
 BAD_LOG = re.compile(r"skipped:|^WARNING kiosk\.(video|picture): |Traceback|^ERROR |^CRITICAL |"
                      r"could not journal|cannot open journal|is corrupt; deleting")
+#: The kiosk found a cached file that hashes wrong: expected only of files the harness tore.
+CORRUPT_LOG = re.compile(r"cached file ([0-9a-f]{12}) is corrupt; deleting")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -168,6 +182,9 @@ class Cycle:
     blank_after_playing: int = 0
     exited_by_itself: int | None = None
     tear: str = ""
+    # started with a file of the stored programme missing (deleted after a tear, not fetched
+    # again yet) or torn: the programme cannot come first
+    programme_incomplete: bool = False
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -178,7 +195,7 @@ class Cycle:
 
     @property
     def label(self) -> str:
-        return {-1: "first-boot", -2: "final", -3: "profile"}.get(self.index,
+        return {-1: "first-boot", -2: "final", -3: "profile", -4: "destroyed"}.get(self.index,
                                                                    f"cycle-{self.index}")
 
 
@@ -203,6 +220,7 @@ class Report:
     big_played: bool = False
     first_boot: Cycle | None = None
     final: Cycle | None = None
+    destroyed: Cycle | None = None
     log_lines: Counter[str] = field(default_factory=Counter)
     stale_screenshot_tmp: int = 0
     setup_s: float = 0.0
@@ -246,8 +264,8 @@ class Report:
         return self.server_total - self.server_distinct
 
     def all_problems(self) -> list[str]:
-        booted = [self.first_boot] if self.first_boot else []
-        return [*self.problems, *(f"{p} ({c.label})" for c in [*booted, *self.cycles]
+        extra = [c for c in (self.first_boot, self.destroyed) if c is not None]
+        return [*self.problems, *(f"{p} ({c.label})" for c in [*extra, *self.cycles]
                                   for p in c.problems)]
 
     def figures(self) -> dict[str, Any]:
@@ -277,6 +295,10 @@ class Report:
             "missed_target": len(self.misses), "target_s": self.settings.target_s,
             "first_boot_playing_s": self.first_boot.playing_s if self.first_boot else None,
             "final_run_playing_s": self.final.playing_s if self.final else None,
+            "destroyed_files_run_playing_s": self.destroyed.playing_s if self.destroyed
+            else None,
+            "restarts_with_programme_files_missing_or_torn": sum(c.programme_incomplete
+                                                                 for c in self.cycles),
             "blank_screenshots_after_playing": sum(c.blank_after_playing for c in self.cycles),
             "tears": dict(self.tears),
             "integrity_checks": self.integrity_checks, "cache_checks": self.cache_checks,
@@ -699,6 +721,7 @@ class KioskProcess:
         self.started_mono = 0.0
         self.lines: list[tuple[float, str]] = []
         self.prefix: list[str] = []  # e.g. ["nice", "-n", "-10"]
+        self.last_pid: int | None = None
         self._reader: threading.Thread | None = None
 
     def start(self) -> None:
@@ -709,6 +732,7 @@ class KioskProcess:
              "--screenshot", str(self.screenshot), "--screenshot-every", str(SCREENSHOT_EVERY)],
             env=self.env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE)
+        self.last_pid = self.process.pid
         self._reader = threading.Thread(target=self._read, args=(self.process,),
                                         name="power-cut-kiosk-log", daemon=True)
         self._reader.start()
@@ -847,14 +871,15 @@ class CacheChecker:
         self.media = media
         self._good: set[tuple[str, int, int, int]] = set()
 
-    def check(self) -> list[str]:
+    def check(self, torn: frozenset[TornMedia] = frozenset()) -> list[str]:
         problems = []
+        skip = {t.name for t in torn if t.still_there(self.media)}
         try:
             entries = list(self.media.iterdir())
         except FileNotFoundError:
             return []
         for entry in entries:
-            if not SHA_NAME.match(entry.name):
+            if not SHA_NAME.match(entry.name) or entry.name in skip:
                 continue
             try:
                 st = entry.stat()
@@ -877,7 +902,69 @@ class CacheChecker:
 
 
 WAL_MAGIC = (0x377F0682, 0x377F0683)
-TEARS = ("wal", "shm", "part-cut", "part-zeros")
+TEARS = ("wal", "shm", "part-cut", "part-zeros", "media")
+
+
+@dataclass(frozen=True)
+class TornMedia:
+    """A cached file the harness damaged: which version of it (inode, size, ctime)."""
+
+    name: str
+    ino: int
+    size: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> TornMedia:
+        st = path.stat()
+        return cls(path.name, st.st_ino, st.st_size, st.st_ctime_ns)
+
+    def still_there(self, media: Path) -> bool:
+        try:
+            return TornMedia.of(media / self.name) == self
+        except FileNotFoundError:
+            return False
+
+
+def stored_programme(journal: Path) -> list[str]:
+    """The sha256 of every file of the manifest the next start will restore (read-only: the
+    kiosk is dead and nothing is checkpointed)."""
+    try:
+        conn = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return []
+    try:
+        row = conn.execute("SELECT value FROM kv WHERE key = 'manifest'").fetchone()
+        items = (json.loads(row[0]).get("playlist") or {}).get("items") or [] if row else []
+    except (sqlite3.Error, ValueError):
+        return []
+    finally:
+        conn.close()
+    return [i["sha256"] for i in items if isinstance(i.get("sha256"), str)]
+
+
+def tear_media(data: Path, rng: random.Random) -> tuple[str, TornMedia] | None:
+    """Cut short, or overwrite the middle of (mtime put back), a cached file of the programme
+    the next start restores."""
+    media = data / "media"
+    names = sorted({n for n in stored_programme(data / "journal.sqlite")
+                    if (media / n).is_file()})
+    if not names:
+        return None
+    path = media / rng.choice(names)
+    before = path.stat()
+    if rng.random() < 0.5:
+        cut = rng.randrange(0, before.st_size)
+        os.truncate(path, cut)
+        done = f"{path.name[:12]} cut from {before.st_size} to {cut} bytes"
+    else:
+        at = rng.randrange(0, max(1, before.st_size - 512))
+        with path.open("r+b") as handle:
+            handle.seek(at)
+            handle.write(rng.randbytes(512))
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        done = f"{path.name[:12]}: 512 bytes at {at} overwritten, mtime kept"
+    return done, TornMedia.of(path)
 
 
 @dataclass(frozen=True)
@@ -974,6 +1061,8 @@ def tear(kind: str, data: Path, rng: random.Random,
         size = shm.stat().st_size
         shm.write_bytes(rng.randbytes(size))
         return f"shm overwritten with {size} random bytes"
+    if kind == "media":
+        raise ValueError("media tears go through tear_media()")
     parts = sorted(p for p in (data / "media").glob("*.part") if p.stat().st_mtime >= since)
     if not parts:
         return None
@@ -1016,6 +1105,8 @@ class PowerCutSoak:
         self.big_sha: str | None = None
         self._setup_error: BaseException | None = None
         self.wal_before: tuple[int, ...] | None = None
+        self.torn: set[TornMedia] = set()  # torn by us, not yet seen by a kiosk's restore
+        self.torn_names: set[str] = set()  # every file ever torn (12-character prefixes)
 
     def close(self) -> None:
         self.kiosk.stop(signal.SIGKILL)
@@ -1190,9 +1281,9 @@ class PowerCutSoak:
                 with contextlib.suppress(FileNotFoundError):
                     size = part.stat().st_size
                     if part_size >= 0 and size > part_size:
+                        if cycle.mode == "download" and part_grew_at < 0:  # the first growth
+                            due = min(due, now + self.rng.uniform(0.0, 0.4))
                         part_grew_at = now
-                        if cycle.mode == "download" and due == fallback:
-                            due = now + self.rng.uniform(0.0, 0.4)
                     part_size = size
             with contextlib.suppress(FileNotFoundError):
                 st = wal.stat()
@@ -1205,7 +1296,9 @@ class PowerCutSoak:
                 wal_stamp = stamp
             if cycle.mode in ("journal", "download") and due == fallback and \
                     cycle.playing_s is not None:
-                due = now + 2.0  # no commit, no download soon after playing: kill anyway
+                # no commit, no download soon after playing: kill anyway (the sync side, and
+                # with it the download, starts only after the first frame)
+                due = now + (2.0 if cycle.mode == "journal" else 4.0)
             if cycle.mode == "running" and due == fallback:
                 started = self.kiosk.logged_at(" started (headless)")
                 if started is not None:
@@ -1231,8 +1324,15 @@ class PowerCutSoak:
         before = wal_last_transaction(self.data / "journal.sqlite-wal")
         self.wal_before = before.fingerprint if before is not None else None
         kiosk.start()
+        player_seen = False
+        media = self.data / "media"
+        cycle.programme_incomplete = bool(self.torn) or any(
+            not (media / name).is_file() for name in stored_programme(self.data / "journal.sqlite"))
         while True:
             now = time.monotonic() - kiosk.started_mono
+            if not player_seen and kiosk.logged_at("player started") is not None:
+                player_seen = True
+                self.check_torn_gone(cycle)
             if not kiosk.alive():
                 cycle.exited_by_itself = kiosk.returncode()
                 cycle.problems.append(f"kiosk exited by itself ({cycle.exited_by_itself}): "
@@ -1246,6 +1346,16 @@ class PowerCutSoak:
             time.sleep(POLL_S)
         cycle.lived_s = time.monotonic() - kiosk.started_mono
         self.note_log(cycle)
+
+    def check_torn_gone(self, cycle: Cycle) -> None:
+        """The player has started: every file the harness tore must have been noticed (and
+        deleted) by the restore before it, else the player could be handed it."""
+        media = self.data / "media"
+        for torn in sorted(self.torn, key=lambda t: t.name):
+            if torn.still_there(media):
+                cycle.problems.append(f"media-used: torn {torn.name[:12]} still in the cache "
+                                      f"when the player started")
+        self.torn.clear()
 
     def watch_screen(self, cycle: Cycle, seen: int | None) -> int | None:
         """Look at the screenshot when it was rewritten; note the first playing one."""
@@ -1278,6 +1388,13 @@ class PowerCutSoak:
         cycle.first_item_s = kiosk.logged_at("first item on screen")
         counts = self.report.log_lines
         for _, line in list(kiosk.lines):
+            corrupt = CORRUPT_LOG.search(line)
+            if corrupt and corrupt.group(1) in self.torn_names:
+                counts["torn_media_deleted"] += 1
+                continue
+            if cycle.mode == "destroyed" and "set aside as" in line:
+                counts["damaged_file_set_aside"] += 1
+                continue
             if BAD_LOG.search(line):
                 media = re.search(r"skipped:|kiosk\.(video|picture)|corrupt", line)
                 cycle.problems.append(f"{'media-failed' if media else 'kiosk-error'}: "
@@ -1298,8 +1415,18 @@ class PowerCutSoak:
         if may_tear and self.rng.random() < self.settings.tear_probability:
             kinds = list(TEARS)
             self.rng.shuffle(kinds)
+            next_up = not self.settings.server_down(cycle.index + 1) and cycle.index >= 0
             for kind in kinds:
-                done = tear(kind, self.data, self.rng, self.wal_before, self.kiosk.started_wall)
+                if kind == "media":  # a rarer trouble than a cut: a third of its turns
+                    torn = tear_media(self.data, self.rng) \
+                        if next_up and self.rng.random() < 1 / 3 else None
+                    done = torn[0] if torn else None
+                    if torn:
+                        self.torn.add(torn[1])
+                        self.torn_names.add(torn[1].name[:12])
+                else:
+                    done = tear(kind, self.data, self.rng, self.wal_before,
+                                self.kiosk.started_wall)
                 if done is None:
                     continue
                 cycle.tear = done
@@ -1312,11 +1439,20 @@ class PowerCutSoak:
         report.journaled |= outbox  # what the next start will find waiting
         report.resends += len(outbox & {u for u, _ in self.server.plays()})
         report.cache_checks += 1
-        cycle.problems.extend(self.cache.check())
-        stale = [p for p in self.screenshot.parent.iterdir() if p.name.endswith(".tmp")]
-        report.stale_screenshot_tmp += len(stale)
-        for path in stale:
-            path.unlink(missing_ok=True)
+        cycle.problems.extend(self.cache.check(frozenset(self.torn)))
+        self.check_screenshot_temporaries(cycle)
+
+    def check_screenshot_temporaries(self, cycle: Cycle) -> None:
+        """A kill mid-write leaves the PNG's temporary file; the next kiosk removes it when its
+        screen starts. So after a kiosk that started its player, only one of its own may be
+        there."""
+        killed = self.kiosk.last_pid
+        temporaries = [p for p in self.screenshot.parent.iterdir() if p.name.endswith(".tmp")]
+        mine = [p for p in temporaries if p.name.endswith(f".{killed}.tmp")]
+        self.report.stale_screenshot_tmp += len(mine)
+        if self.kiosk.logged_at("player started") is not None:
+            cycle.problems.extend(f"kiosk-error: stale screenshot temporary {p.name} not removed"
+                                  for p in temporaries if p not in mine)
 
     def describe(self, cycle: Cycle) -> str:
         def fmt(value: float | None) -> str:
@@ -1395,6 +1531,33 @@ class PowerCutSoak:
         self.say(f"{self.describe(cycle)}; {report.server_total} plays on the server, "
                  f"{report.server_distinct} distinct")
 
+    def destroyed_run(self) -> Cycle:
+        """Garbage over the journal's header and a cut ``credentials.json`` (a card that lost
+        them): the next start must set both aside, play within the same time (the built-in
+        content: the remembered programme went with the journal), and ``status`` must say
+        that the kiosk has to be enrolled again."""
+        with (self.data / "journal.sqlite").open("r+b") as handle:
+            handle.write(self.rng.randbytes(100))
+        (self.data / "credentials.json").write_bytes(b'{"server_url": "http://127.0.0.1:1", "tok')
+        cycle = Cycle(-4, "destroyed", self.server.running)
+        self.run_kiosk(cycle, lambda _now: cycle.playing_s is not None, STUCK_S)
+        self.kiosk.stop(signal.SIGKILL)
+        self.after_kill(cycle, may_tear=False)
+        aside = sorted(p.name.split(".corrupt-")[0] for p in self.data.glob("*.corrupt-*")
+                       if not p.name.endswith(("-wal", "-shm")))
+        if aside != ["credentials.json", "journal.sqlite"]:
+            cycle.problems.append(f"destroyed files: set aside {aside}")
+        status = subprocess.run(
+            [*_script("signage-kiosk"), "--data", str(self.data), "status", "--json"],
+            env=self.kiosk.env, cwd=REPO, capture_output=True, text=True, timeout=60,
+            check=False)
+        facts = json.loads(status.stdout or "{}") if status.returncode == 0 else {}
+        if facts.get("must_enroll_again") is not True:
+            cycle.problems.append(f"status after lost credentials: {status.stdout[-500:]}")
+        self.report.destroyed = cycle
+        self.say(self.describe(cycle))
+        return cycle
+
 
 #: Log lines counted for the report: (key, text in the line).
 LOG_COUNTS = (("manifest_handed_over", "handed to the player"),
@@ -1402,7 +1565,8 @@ LOG_COUNTS = (("manifest_handed_over", "handed to the player"),
               ("download_hash_mismatch", "downloaded bytes hash to"),
               ("file_cached", "INFO kiosk.cache: cached"),
               ("restore_lacking_files", "lacks"),
-              ("sync_failing", "sync with the server fails"))
+              ("sync_failing", "sync with the server fails"),
+              ("damaged_file_set_aside", "set aside as"))
 
 
 @contextlib.contextmanager
