@@ -141,7 +141,7 @@ def check(name: str, mode: str, extracted: list[dict[str, object]], statuses: di
         problems.append(f"{name} {mode}: statuses {dict(statuses)}")
     key = "inserted" if name == "ceiling" else \
         ("accepted" if mode == "unique" else "duplicates")
-    got = sum(int(x.get(key) or 0) for x in extracted)
+    got = sum(int(str(x.get(key) or 0)) for x in extracted)
     want = expected if (mode == "unique" or name == "server") else 0
     if got != want:
         problems.append(f"{name} {mode}: {key} = {got}, expected {want}")

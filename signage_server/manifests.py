@@ -56,7 +56,7 @@ def playlist_for(venue: Venue) -> Playlist | None:
     if not rows:
         return None
     rank = {area: i + 1 for i, area in enumerate(chain)}
-    best = min(rows, key=lambda a: 0 if a.venue_id is not None else rank[a.area_id])
+    best = min(rows, key=lambda a: 0 if a.venue_id is not None else rank[cast(int, a.area_id)])
     return db.session.scalars(
         select(Playlist).where(Playlist.id == best.playlist_id)
         .options(selectinload(Playlist.items).selectinload(PlaylistItem.media))
@@ -208,12 +208,12 @@ class _PollConnections:
 
     def get(self, engine: Engine) -> Any:
         mine = self._mine()
-        connection = mine.get(engine)
-        if connection is not None:
-            return connection
+        kept = mine.get(engine)
+        if kept is not None:
+            return kept
         fairy = engine.raw_connection()
         fairy.detach()  # the pool forgets it: it is ours to close
-        connection = fairy.dbapi_connection
+        connection: Any = fairy.dbapi_connection
         if engine.dialect.name == "postgresql":
             connection.autocommit = True  # idle after check-out, so this sends nothing
         mine[engine] = connection

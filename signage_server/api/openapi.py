@@ -17,7 +17,7 @@ from . import bp, schemas
 
 REF = "#/components/schemas/{model}"
 #: Media files are served with the MIME type they were imported as (video/mp4, image/png, ...).
-MEDIA_TYPES = {"video/*": {"schema": {}}, "image/*": {"schema": {}}}
+MEDIA_TYPES: dict[str, dict[str, Any]] = {"video/*": {"schema": {}}, "image/*": {"schema": {}}}
 MODELS: tuple[type[schemas.BaseModel], ...] = (
     schemas.EnrollRequest, schemas.EnrollResponse, schemas.Batch, schemas.CheckInRecord,
     schemas.PlayRecord, schemas.BatchResponse, schemas.HeartbeatRequest,
