@@ -112,12 +112,14 @@ class Recording:
 
     visitor: Visitor
     form: Form | None
+    resume: Form | None = None  # a form that was open when a button or a card came
 
 
 @dataclass(frozen=True)
 class Confirmed:
     confirmation: Confirmation
     until: float
+    resume: Form | None = None  # the form to go back to afterwards, as it was
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def tick(flow: CheckinFlow, settings: CheckinSettings | None, now: float) -> Flo
     flow, effects = _flush_keys(flow, settings, now, force=False)
     screen = flow.screen
     if isinstance(screen, Confirmed) and now >= screen.until:
-        flow = replace(flow, screen=None)
+        flow = replace(flow, screen=_back_to(screen.resume, now))
     elif isinstance(screen, Message) and now >= screen.until:
         back = Editing(screen.form, now) if screen.form is not None else None
         flow = replace(flow, screen=back)
@@ -201,7 +203,9 @@ def step(
         case CheckinRecorded(confirmation=confirmation):
             return _recorded(flow, confirmation, now)
         case CheckinRejected(vi=vi, en=en):
-            form = flow.screen.form if isinstance(flow.screen, Recording) else None
+            form = None
+            if isinstance(flow.screen, Recording):
+                form = flow.screen.form or flow.screen.resume
             message = Message("rejected", vi, en, now + TIMEOUTS_S["message"], form)
             return replace(flow, screen=message), (Feedback(False),)
     if isinstance(flow.screen, Recording):
@@ -228,13 +232,14 @@ def _button(
         direction = "out" if flow.direction == "in" else "in"
         vi, en = ("Đang ghi: VÀO", "Now recording: IN") if direction == "in" else (
             "Đang ghi: RA", "Now recording: OUT")
-        form = flow.screen.form if isinstance(flow.screen, Editing) else None
+        form = _open_form_of(flow)
         message = Message("direction", vi, en, now + TIMEOUTS_S["direction"], form)
         return replace(flow, direction=direction, screen=message), (Feedback(True),)
     if button not in ("has_app", "not_yet"):
         return flow, ()
     has_app = "yes" if button == "has_app" else "no"
-    return _record(flow, Visitor(flow.direction, "button", has_app), None, settings, now)
+    visitor = Visitor(flow.direction, "button", has_app)
+    return _record(flow, visitor, None, settings, now, resume=_open_form_of(flow))
 
 
 def _record(
@@ -243,16 +248,36 @@ def _record(
     form: Form | None,
     settings: CheckinSettings | None,
     now: float,
+    resume: Form | None = None,
 ) -> FlowStep:
     if settings is None:
-        message = Message("rejected", *NOT_SET_UP, now + TIMEOUTS_S["message"], form)
+        back = form or resume
+        message = Message("rejected", *NOT_SET_UP, now + TIMEOUTS_S["message"], back)
         return replace(flow, screen=message), (Feedback(False),)
-    return replace(flow, screen=Recording(visitor, form)), (RecordCheckin(visitor),)
+    return replace(flow, screen=Recording(visitor, form, resume)), (RecordCheckin(visitor),)
+
+
+def _open_form_of(flow: CheckinFlow) -> Form | None:
+    """The staff form that is open, perhaps under a message or a confirmation: a button
+    press or a card scanned meanwhile must not lose what staff were typing."""
+    screen = flow.screen
+    if isinstance(screen, Editing):
+        return screen.form
+    if isinstance(screen, Message):
+        return screen.form
+    if isinstance(screen, Confirmed | Recording):
+        return screen.resume
+    return None
+
+
+def _back_to(form: Form | None, now: float) -> Editing | None:
+    return Editing(form, now) if form is not None else None
 
 
 def _recorded(flow: CheckinFlow, confirmation: Confirmation, now: float) -> FlowStep:
     kind = "confirmed_not_yet" if confirmation.has_app == "no" else "confirmed"
-    screen = Confirmed(confirmation, now + TIMEOUTS_S[kind])
+    resume = flow.screen.resume if isinstance(flow.screen, Recording) else None
+    screen = Confirmed(confirmation, now + TIMEOUTS_S[kind], resume)
     return replace(flow, screen=screen), (Feedback(True),)
 
 
@@ -344,7 +369,7 @@ def _scanned(
         return replace(flow, screen=Editing(form, now)), (Feedback(True),)
     personal = {"name": card.name, "id_last4": card.id_last4} if "name" in allowed else {}
     visitor = Visitor(flow.direction, "scanner", "unknown", personal)
-    return _record(flow, visitor, None, settings, now)
+    return _record(flow, visitor, None, settings, now, resume=_open_form_of(flow))
 
 
 def _scan_problem(flow: CheckinFlow, vi: str, en: str, now: float) -> FlowStep:
@@ -422,8 +447,8 @@ def _tapped(
     if target == "open_form":
         return (flow if isinstance(screen, Editing) else _open_form(flow, settings, now)), ()
     if target == "dismiss" and isinstance(screen, Confirmed | Message):
-        back = screen.form if isinstance(screen, Message) else None
-        return replace(flow, screen=Editing(back, now) if back is not None else None), ()
+        back = screen.form if isinstance(screen, Message) else screen.resume
+        return replace(flow, screen=_back_to(back, now)), ()
     if not isinstance(screen, Editing):
         return flow, ()
     return _form_tap(flow, screen.form, target, settings, now)

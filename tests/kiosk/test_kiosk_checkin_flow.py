@@ -478,3 +478,25 @@ def test_a_tap_on_a_refusal_goes_back_to_the_form(kiosk: Kiosk) -> None:
     kiosk.send(Tapped("confirm"))
     kiosk.send(Tapped("dismiss"))
     assert isinstance(kiosk.screen, Editing) and kiosk.screen.form.value("name") == "An"
+
+
+@pytest.mark.parametrize("interruption", ["button", "card", "direction"])
+def test_a_visitor_at_the_button_or_scanner_does_not_lose_the_staff_form(
+    kiosk: Kiosk, interruption: str
+) -> None:
+    kiosk.send(KeyPressed("f2"))
+    kiosk.type("Lee")
+    if interruption == "button":
+        kiosk.send(ButtonPressed("has_app"))
+        assert isinstance(kiosk.screen, Confirmed)
+        kiosk.wait(TIMEOUTS_S["confirmed"])
+    elif interruption == "card":
+        kiosk.send(Tapped("field:phone"))  # a card scanned into the form fills it instead
+        kiosk.send(ButtonPressed("not_yet"))
+        kiosk.scan(CARD)  # over the confirmation: recorded on its own
+        assert len(kiosk.recorded) == 2
+        kiosk.send(Tapped("dismiss"))
+    else:
+        kiosk.send(ButtonPressed("direction"))
+        kiosk.wait(TIMEOUTS_S["direction"])
+    assert isinstance(kiosk.screen, Editing) and kiosk.screen.form.value("name") == "Lê"
