@@ -40,7 +40,13 @@ class EntryForm(visitors.VisitorForm):
 
 @dataclass(frozen=True)
 class Row:
-    checkin: CheckIn
+    """One check-in as listed: plain values, so committing the audit row (which expires the
+    loaded ORM objects) does not reload each check-in while the page renders."""
+
+    id: int
+    direction: str
+    has_app: str
+    arrival_id: int | None
     local: datetime
     name: str
     phone: str
@@ -79,8 +85,8 @@ def _today(venue: Venue, moment: datetime) -> list[Row]:
         select(CheckIn.arrival_id, CheckIn.occurred_at).where(
             CheckIn.arrival_id.in_([r.id for r in rows if r.direction == "in"]))).all())
     zone = ZoneInfo(venue.timezone)
-    return [Row(r, r.occurred_at.astimezone(zone), personal.mask_name(r.name),
-                personal.mask_phone(r.phone),
+    return [Row(r.id, r.direction, r.has_app, r.arrival_id, r.occurred_at.astimezone(zone),
+                personal.mask_name(r.name), personal.mask_phone(r.phone),
                 departures[r.id].astimezone(zone) if r.id in departures else None)
             for r in rows]
 
@@ -97,13 +103,14 @@ def _render(venue: Venue, form: EntryForm, status: int = 200) -> tuple[str, int]
     audit.record("checkin.view", user_id=staff().id, target=f"venue:{venue.id}",
                  details={"page": "reception", "rows": len(rows)})
     db.session.commit()
-    inside = sum(1 for r in rows if r.checkin.direction == "in" and r.left_at is None)
+    inside = sum(1 for r in rows if r.direction == "in" and r.left_at is None)
     return render_template(
         "admin/reception.html", venue=venue, venues=venues(scope()), form=form, rows=rows,
         action_form=ActionForm(formdata=None), inside=inside,
-        arrivals=sum(1 for r in rows if r.checkin.direction == "in"),
+        arrivals=sum(1 for r in rows if r.direction == "in"),
         consent=venue.consent_texts()[locale()],
         deleted_on=visitors.deletion_date(venue, moment), truncated=len(rows) >= MAX_ROWS,
+        sign_out_prefix=url_for("admin.reception_sign_out", checkin_id=0).removesuffix("0/out"),
     ), status
 
 
