@@ -326,7 +326,7 @@ class KillReport:
 
     def figures(self) -> dict[str, Any]:
         return {"seed": self.settings.seed, "path": self.path, "kills": self.kills,
-                "attempts": self.attempts,
+                "commands_queued": self.attempts,  # most never ran: a kill came first
                 "confirmed": len(self.confirmed), "kinds": dict(self.kinds),
                 "committed_but_not_confirmed": len(self.committed_unshown),
                 "acknowledged_but_unsettled_at_a_kill": self.resends,
