@@ -7,8 +7,8 @@ work without pygame or a display.
 
 Start-up is on the clock (first frame within 2 s, docs/kiosk.md "Start-up"): before the first
 frame ``run`` loads only what that frame needs (the journal, the cache, the last good manifest,
-pygame and the decoders); HTTP, MQTT and the heartbeat are imported by the sync thread once the
-frame is on screen. A damaged journal or credentials file is set aside (``kiosk.recovery``)
+pygame and the decoders); HTTP (requests) and MQTT (paho) are imported by the sync thread once
+the frame is on screen. A damaged journal or credentials file is set aside (``kiosk.recovery``)
 instead of stopping the kiosk.
 
     signage-kiosk [--data DIR] enroll CODE --server URL [--name NAME] [--json]
