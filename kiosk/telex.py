@@ -57,7 +57,7 @@ class Composer:
 
     def _key(self, key: str) -> Composer:
         if not (key.isalpha() and key.isascii()):
-            return Composer(self.text + key, "" if key.isspace() else self.raw + key)
+            return Composer(self.text + key, "")  # a space, digit or sign ends the word
         word = _last_word(self.text)
         head = self.text[: len(self.text) - len(word)]
         if key in _UNDO_TONE and word and strip_tone(word) != word:

@@ -421,6 +421,7 @@ def test_values_are_masked_on_screen(field: str, value: str, shown: str) -> None
         ("Nguyeenx Vawn Anh", "Nguyễn Văn Anh"), ("Huwowng", "Hương"), ("Thuyr", "Thủy"),
         ("aaa", "aa"), ("ass", "as"),
         ("FPT Software", "FPT Software"), ("0912345678", "0912345678"),
+        ("Nguyeenx@vnpt.vn", "Nguyễn@vnpt.vn"), ("Toaf 2B", "Tòa 2B"),
         ("Trần Thị Bình", "Trần Thị Bình"),  # an input method's text passes through
     ],
 )
