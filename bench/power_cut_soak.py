@@ -76,6 +76,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also profile at this scheduling priority (root only below 0; "
                              "0 to skip): what the kiosk needs when it has the CPU, as on a "
                              "Pi where it is the only busy process")
+    parser.add_argument("--kiosk-nice", type=int, default=0,
+                        help="run every kiosk start at this scheduling priority (root only "
+                             "below 0): the time to playing when the kiosk gets the CPU first, "
+                             "as on a Pi where it is the only busy process, on a machine "
+                             "shared with other work")
     parser.add_argument("--quick", action="store_true",
                         help="12 cycles and 2 profile runs: checks the benchmark works")
     parser.add_argument("--keep", metavar="DIR",
@@ -225,14 +230,17 @@ def main(argv: list[str] | None = None) -> int:
         "real server on 127.0.0.1")
     say(machine())
     say(f"{args.cycles} cycles, seed {seed}, link {args.link_mbps:g} MB/s, bytecode cache "
-        f"{'off' if args.no_bytecode_cache else 'on'}")
+        f"{'off' if args.no_bytecode_cache else 'on'}, kiosk nice {args.kiosk_nice}")
     settings = settings_of(args, seed)
     folder = Path(args.keep) if args.keep else None
     with temp_folder("bench-power-cut-") as scratch:
         work = folder or scratch
         work.mkdir(parents=True, exist_ok=True)
         with power_cut.soak(settings, work) as harness:
+            if args.kiosk_nice:
+                harness.kiosk.prefix = ["nice", "-n", str(args.kiosk_nice)]
             report = harness.run()
+            harness.kiosk.prefix = []
             profiles = [profile_start(harness, args.profile_runs, nice)
                         for nice in dict.fromkeys([0, args.profile_nice])
                         if args.profile_runs]
