@@ -75,10 +75,10 @@ SETTINGS: tuple[Setting, ...] = (
             "X-Forwarded-Proto are trusted, so per-client limits see the real address."),
     Setting("VISIT_RATE_WINDOW_MINUTES", 10,
             "Window over which requests to the self check-in pages are counted per client."),
-    Setting("VISIT_RATE_MAX", 30,
+    Setting("VISIT_RATE_MAX", 200,
             "Requests to the self check-in pages from one client address within the window "
-            "before it gets 429 (phones behind one carrier NAT share an address: keep it "
-            "generous)."),
+            "before it gets 429 (a check-in takes two; phones on a venue's Wi-Fi or behind "
+            "one carrier NAT share an address, so keep it generous)."),
     Setting("VISIT_FORM_MINUTES", 15,
             "How long a self check-in form, opened from a valid code, may still be sent."),
     Setting("PURGE_INTERVAL_HOURS", 24,
