@@ -22,7 +22,7 @@ Input is injected at the leaf, by one of two paths (the ``READY`` line says whic
 Commands (one per line) and what the driver prints on stdout (one line each, flushed):
 
 - ``settings``: wait until the kiosk has its venue's check-in settings (from the manifest)
-  -> ``SETTINGS <privacy_mode>``;
+  and the player has drawn the first frame of its loop -> ``SETTINGS <privacy_mode>``;
 - ``record ATTEMPT WALL KIND``: one check-in, KIND ``button``, ``scan`` or ``staff`` (on the
   player path: the staff form, see ``staff_form``). WALL is the
   device time given to ``record`` on the recorder path (the test injects the clock); the
@@ -105,6 +105,13 @@ class Driver:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the player has no check-in settings within 60 s")
                 time.sleep(0.05)
+        # Visitors come once the kiosk shows its loop: a check-in screen from the very first
+        # frame would hold back what waits for the loop's first frame (systemd's READY, the
+        # start of the sync side), which is not what a restart looks like at an entrance.
+        while self.player is not None and self.player.status().first_frame_s is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the player drew no frame of its loop within 60 s")
+            time.sleep(0.02)
         return settings.privacy_mode if settings else "none"
 
     def visitor(self, attempt: int, kind: str) -> Any:
