@@ -240,6 +240,8 @@ class VideoSource:
                 pictures = stream.decode(packet)
                 if not pictures and packet.size:
                     pictures = stream.decode(None)
+                    if not pictures:  # nothing to show yet: take packets again
+                        stream.codec_context.flush_buffers()
                 if pictures:
                     pictures[0].time_base = stream.time_base  # a drained frame has none
                     return pictures[0]

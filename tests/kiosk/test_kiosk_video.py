@@ -228,6 +228,30 @@ def test_starting_a_clip_that_was_not_warmed_decodes_on(clips: tuple[Path, Path]
     assert source.late == 0
 
 
+def test_a_clip_whose_first_packets_show_nothing_still_starts(tmp_path: Path) -> None:
+    """An open-GOP cut: the file starts with frames that need a picture it does not have."""
+    path = tmp_path / "cut.h264"
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30))
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "4"}
+        packets = []
+        for index in range(12):
+            picture = numpy.full((96, 160, 3), 20 * index, numpy.uint8)
+            packets += stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24"))
+        packets += stream.encode()
+        for packet in packets[1:]:  # the first keyframe is gone
+            container.mux(packet)
+    source = VideoSource(path)
+    wait_until(lambda: source.ready)
+    assert source.error is None and source.waiting == 1
+    source.start(ORIGIN)
+    wait_until(lambda: source.waiting >= 2)
+    first, second = source.frame_due(ORIGIN), source.frame_due(ORIGIN + source.interval)
+    assert first is not None and second is not None and (first.index, second.index) == (0, 1)
+    source.close()
+
+
 def test_closing_a_waiting_clip_stops_its_thread(clips: tuple[Path, Path]) -> None:
     source = VideoSource(clips[0])
     wait_until(lambda: source.ready)
