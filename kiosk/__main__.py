@@ -286,16 +286,21 @@ def _player(config: KioskConfig, mode: str, events: queue.Queue[Any],
 
     with _absent("pkg_resources"):
         from kiosk.player import Player
+    from kiosk.screen_power import ScreenSwitch
 
     options = DisplayOptions(
         mode=mode, size=(config.screen_width, config.screen_height), rotation=config.rotation,
         screenshot=Path(config.screenshot_path) if config.screenshot_path else None,
         screenshot_every=config.screenshot_seconds)
     secret = base64.b64decode(credentials.presence_secret) if credentials else None
+    sensor = feedback is not None and feedback.has_motion_sensor  # no PIR: never sleep
     return Player(options, events, on_play=on_play, clock=time.time,
                   presence_secret=secret,
                   kiosk_id=credentials.kiosk_id if credentials else None,
-                  notifier=notifier, recorder=recorder, feedback=feedback)
+                  notifier=notifier, recorder=recorder, feedback=feedback,
+                  sleep_after_s=config.screen_sleep_after_seconds if sensor else None,
+                  screen_switch=ScreenSwitch(config.screen_off_command,
+                                             config.screen_on_command))
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -119,6 +120,17 @@ class KioskConfig:
     button_holdoff_seconds: float = _setting(
         0.5, "After a button press is taken, further presses of the same button within this "
              "many seconds are ignored, so a double tap records one check-in.", 0, 10)
+    screen_sleep_after_seconds: float = _setting(
+        300.0, "With a PIR sensor (pin_pir), the screen goes black and stops playing after "
+               "this many seconds without motion or input, never during a check-in; motion, "
+               "a button, a key, a scan or a tap wakes it. 0: never sleep. Without a PIR "
+               "pin the screen never sleeps.", 0, 86400)
+    screen_off_command: tuple[str, ...] = _setting(
+        (), "Command (argument list) run in the background when the screen sleeps, e.g. "
+            "[\"vcgencmd\", \"display_power\", \"0\"]. Empty: the screen only turns black.")
+    screen_on_command: tuple[str, ...] = _setting(
+        (), "Command (argument list) run in the background when the screen wakes, e.g. "
+            "[\"vcgencmd\", \"display_power\", \"1\"]. Empty: nothing is run.")
 
     @classmethod
     def help_table(cls) -> list[tuple[str, Any, str]]:
@@ -219,7 +231,19 @@ def _coerce(raw: Any, default: Any) -> Any:
         if not isinstance(raw, str):
             raise TypeError("expected text")
         return raw
+    if isinstance(default, tuple):
+        return _argv(raw)
     return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _argv(raw: Any) -> tuple[str, ...]:
+    """A command as an argument list: a TOML array, or in the environment a JSON array
+    (``["vcgencmd", "display_power", "0"]``) or words split as a shell would (no shell runs)."""
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.lstrip().startswith("[") else shlex.split(raw)
+    if not isinstance(raw, list | tuple) or not all(isinstance(arg, str) for arg in raw):
+        raise TypeError("expected a list of strings")
+    return tuple(raw)
 
 
 @dataclass(frozen=True)

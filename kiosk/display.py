@@ -241,7 +241,7 @@ class Display:
             return [Tapped("open_form")]
         main = self.layout.main
         target = hit(self._targets, (point[0] - main.x, point[1] - main.y))
-        return [Tapped(target)] if target is not None else []
+        return [Tapped(target if target is not None else "screen")]  # "screen" wakes it
 
     # -- drawing -------------------------------------------------------------------------
 
@@ -278,6 +278,17 @@ class Display:
                 self._draw_still(main)
             self._draw_bar(bar)
         self._drawn = (main, bar)
+        snapshot = self._capture() if capture else None
+        self._renderer.present()
+        return snapshot
+
+    def blank(self, capture: bool = False) -> Capture | None:
+        """The whole screen black, bar included: the screen sleeps (``kiosk.state``). The
+        next ``render`` draws everything again."""
+        assert self._renderer is not None, "open() first"
+        self._renderer.draw_color = (0, 0, 0, 255)
+        self._renderer.clear()
+        self._drawn = None
         snapshot = self._capture() if capture else None
         self._renderer.present()
         return snapshot

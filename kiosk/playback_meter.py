@@ -64,6 +64,7 @@ class PlayerStatus:
     transitions: TransitionSummary
     first_frame_s: float | None
     last_error: str | None
+    screen_asleep: bool = False  # no motion for a while: black screen, nothing plays
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from kiosk.manifest import Item, Programme, load_default
 from kiosk.memory import keep_heap_small
 from kiosk.picture import PictureSource
 from kiosk.playback_meter import CurrentItem, PlaybackMeter, PlayerStatus, Transition
+from kiosk.screen_power import ScreenSwitch
 from kiosk.snapshot import Snapshots
 from kiosk.state import (
     Close,
@@ -56,6 +57,7 @@ from kiosk.state import (
     Open,
     Played,
     PlayerState,
+    ScreenPower,
     Show,
     Showing,
     checkin_settings,
@@ -117,6 +119,8 @@ class Player:
         notifier: Notifier | None = None,
         recorder: CheckinRecorder | None = None,
         feedback: CheckinFeedback | None = None,
+        sleep_after_s: float | None = None,
+        screen_switch: ScreenSwitch | None = None,
     ) -> None:
         self.options = display_options
         self.events = events
@@ -138,6 +142,8 @@ class Player:
         self._feedback = feedback
         self._recorder_settings: CheckinSettings | None = None
         self._confirmed: tuple[str, float] | None = None
+        self._sleep_after = sleep_after_s or None  # only with a motion sensor (kiosk.state)
+        self._screen_switch = screen_switch or ScreenSwitch()
 
     # -- the interface for other threads -------------------------------------------------
 
@@ -163,6 +169,7 @@ class Player:
             transitions=figures.transitions,
             first_frame_s=figures.first_frame_s,
             last_error=error,
+            screen_asleep=bool(state and state.asleep),
         )
 
     def transitions(self) -> list[Transition]:
@@ -200,7 +207,9 @@ class Player:
         self._snapshots.start(started)
         screen = _Screen(display, self._snapshots, started)
         with self._lock:
-            self._state = initial_state(load_default(self._default_content))
+            self._state = initial_state(
+                load_default(self._default_content), sleep_after_s=self._sleep_after
+            )
             self._screen, self._running = screen, True
         log.info("player started")
         try:
@@ -285,12 +294,27 @@ class Player:
                 self._close(screen, serial)
             case Played():
                 self._on_play(_record(effect))
+            case ScreenPower(on=on):
+                self._screen_power(screen, on)
             case Note(message=message):
                 log.info("%s", message)
             case RecordCheckin(visitor=visitor):
                 self._step(self._record_checkin(visitor, now), now)
             case Feedback(ok=ok):
                 self._give_feedback(ok)
+
+    def _screen_power(self, screen: _Screen, on: bool) -> None:
+        """Asleep: nothing is on screen any more (the state already released its media, so
+        no decoder runs), the next draw is black, and the display is switched off in the
+        background. Awake: the display is switched on; the loop opens its next item."""
+        if not on:
+            with self._lock:
+                if isinstance(screen.source, VideoSource):
+                    self.meter.clip_done(screen.source.late)
+                screen.on_screen = screen.source = None
+            screen.pending_gap = None
+        screen.blanked = False
+        self._screen_switch.set(on)
 
     def _record_checkin(self, visitor: Visitor, now: Moment) -> Event:
         """Record one check-in (the Recorder returns after the durable commit) and say how
@@ -447,6 +471,9 @@ class Player:
             self._draw_checkin(screen, state, now)
             if state.checkin.screen is not None:
                 return
+        if state.asleep:
+            self._draw_asleep(screen, now)
+            return
         source = screen.source
         frame = source.frame_due(now.mono) if isinstance(source, VideoSource) else None
         bar = self._bar(screen, state, now)
@@ -463,6 +490,18 @@ class Player:
         self.meter.shown(shown_at, frame is not None, new_item)
         if new_item and screen.pending_gap is not None:
             self.meter.transition(self._transition(screen, shown_at))
+        if shot is not None:
+            screen.snapshots.keep(shot, shown_at)
+
+    def _draw_asleep(self, screen: _Screen, now: Moment) -> None:
+        """Black, drawn once (and again only for a due screenshot, which then shows the
+        black screen as it is)."""
+        capture = screen.snapshots.due(now.mono)
+        if screen.blanked and not capture:
+            return
+        shot = screen.display.blank(capture=capture)
+        shown_at = self._monotonic()
+        screen.blanked, screen.drawn_source, screen.drawn_bar = True, None, None
         if shot is not None:
             screen.snapshots.keep(shot, shown_at)
 
@@ -586,6 +625,7 @@ class Player:
                 self.meter.clip_done(screen.source.late)
             screen.source = None
         screen.snapshots.close()
+        self._screen_switch.close()
         screen.display.close()
         with self._lock:
             self._running = False
@@ -617,6 +657,7 @@ class _Screen:
         self.checkin: tuple[tuple[Any, Programme], Slide] | None = None
         self.painted: dict[tuple[Any, Programme], Slide] = {}  # check-in screens, ahead
         self.pending_gap: tuple[OnScreen, Source | None, float, float] | None = None
+        self.blanked = False  # the black picture of a sleeping screen is on screen
 
 
 def _slide_key(view: Any, programme: Programme) -> tuple[Any, Programme]:

@@ -19,6 +19,14 @@ The rules:
 - Check-ins (``kiosk.checkin_flow``) run beside the loop: buttons, scans, typing and taps
   go to the flow, whose screens take the main zone while they last; the loop goes on under
   them.
+- Screen sleep (only with a motion sensor: ``sleep_after_s`` is None without one, and then
+  the screen never sleeps): after ``sleep_after_s`` with no motion and no input, and with no
+  check-in screen up, the screen goes black (``ScreenPower(False)``) and nothing plays. The
+  item on screen is reported as played for the time it really was on screen, and released
+  with the one being opened; nothing is reported while asleep. Motion, a button, a key, a
+  scan or a tap wakes it at once (``ScreenPower(True)``); the loop then opens its next item
+  as at start-up. A button press or a scan also does what it does awake (it records its
+  check-in); a tap only wakes (nobody saw what it hit).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from kiosk.events import (
     ManifestReady,
     MediaEnded,
     MediaFailed,
+    Motion,
     Quit,
     SyncStatus,
     Tapped,
@@ -110,6 +119,10 @@ class PlayerState:
     counters: Counters = Counters()
     stopped: bool = False
     checkin: CheckinFlow = field(default_factory=CheckinFlow)
+    sleep_after_s: float | None = None  # None: never sleep (no motion sensor)
+    last_activity: float | None = None  # monotonic time of the last motion or input
+    asleep: bool = False
+    slept_after: Showing | None = None  # what was on screen when it went to sleep
 
     def venue_time(self, now: Moment) -> datetime:
         """The best known time (device clock corrected by the server's), as an aware UTC
@@ -149,30 +162,90 @@ class Played:
 
 
 @dataclass(frozen=True)
+class ScreenPower:
+    """Blank the screen and switch the display off (``on`` False), or back on."""
+
+    on: bool
+
+
+@dataclass(frozen=True)
 class Note:
     """A state change worth one log line."""
 
     message: str
 
 
-Effect = Open | Show | Close | Played | Note | RecordCheckin | Feedback
+Effect = Open | Show | Close | Played | ScreenPower | Note | RecordCheckin | Feedback
 Step = tuple[PlayerState, tuple[Effect, ...]]
 
 
-def initial_state(defaults: tuple[Item, ...], programme: Programme | None = None) -> PlayerState:
-    """Before any manifest: the default content, under an empty programme."""
-    return PlayerState(programme=programme or Programme(), defaults=defaults or builtin_slides())
+def initial_state(
+    defaults: tuple[Item, ...],
+    programme: Programme | None = None,
+    sleep_after_s: float | None = None,
+) -> PlayerState:
+    """Before any manifest: the default content, under an empty programme. ``sleep_after_s``
+    (seconds without motion before the screen sleeps) is for kiosks with a motion sensor
+    only: None or 0 means the screen never sleeps."""
+    return PlayerState(
+        programme=programme or Programme(),
+        defaults=defaults or builtin_slides(),
+        sleep_after_s=sleep_after_s or None,
+    )
 
 
 def step(state: PlayerState, event: Event | MediaReady, now: Moment) -> Step:
     """Apply one event, then move the loop along (open the next item, switch at the end)."""
     if state.stopped:
         return state, ()
-    state, effects = _handle(state, event, now)
+    was_asleep, was_busy = state.asleep, not state.checkin.idle
+    state, woken = _wake(state, event, now)
+    if was_asleep and isinstance(event, Tapped):
+        effects: tuple[Effect, ...] = ()  # a tap on a black screen only wakes it
+    else:
+        state, effects = _handle(state, event, now)
     if state.stopped:
-        return state, effects
+        return state, woken + effects
+    state, slept = _sleep(state, now, was_busy)
+    if state.asleep:
+        return state, woken + effects + slept
     state, more = _advance(state, now)
-    return state, effects + more
+    return state, woken + effects + more
+
+
+WAKING = (Motion, ButtonPressed, KeyPressed, TextTyped, Tapped)
+
+
+def _wake(state: PlayerState, event: Event | MediaReady, now: Moment) -> Step:
+    """Motion or any input: someone is there. The quiet period starts again, and a sleeping
+    screen comes back on."""
+    if not isinstance(event, WAKING):
+        return state, ()
+    if not state.asleep:
+        return replace(state, last_activity=now.mono), ()
+    state = replace(state, last_activity=now.mono, asleep=False)
+    return state, (ScreenPower(True), Note(f"screen awake ({type(event).__name__})"))
+
+
+def _sleep(state: PlayerState, now: Moment, was_busy: bool) -> Step:
+    """The screen sleeps once nobody moved or touched anything for ``sleep_after_s``, and
+    never while a check-in screen is up (a form, a confirmation, the install QR): the quiet
+    period counts from the end of the check-in."""
+    if state.sleep_after_s is None or state.asleep:
+        return state, ()
+    if state.last_activity is None or was_busy or not state.checkin.idle:
+        return replace(state, last_activity=now.mono), ()
+    if now.mono - state.last_activity < state.sleep_after_s:
+        return state, ()
+    effects: tuple[Effect, ...] = ()
+    if state.upcoming is not None:
+        effects += (Close(state.upcoming.serial),)
+    if state.current is not None:  # played for as long as it really was on screen
+        effects += _played(state.current, now), Close(state.current.showing.serial)
+    slept_after = state.current.showing if state.current is not None else state.slept_after
+    state = replace(state, asleep=True, current=None, upcoming=None, upcoming_ready=False,
+                    overdue=False, slept_after=slept_after)
+    return state, (*effects, ScreenPower(False), Note("screen asleep (no motion)"))
 
 
 def _handle(state: PlayerState, event: Event | MediaReady, now: Moment) -> Step:
@@ -259,6 +332,7 @@ def _switch(state: PlayerState, now: Moment) -> Step:
         upcoming=None,
         upcoming_ready=False,
         overdue=False,
+        slept_after=None,
         counters=replace(state.counters, shown=state.counters.shown + 1),
     )
     state, opened = _choose_upcoming(state, now)
@@ -286,7 +360,7 @@ def _choose_upcoming(state: PlayerState, now: Moment) -> Step:
     def usable(item: Item) -> bool:
         return item.key not in state.failed
 
-    current = state.current.showing if state.current else None
+    current = state.current.showing if state.current else state.slept_after
     same_list = current is not None and current.programme is programme
     after = current.index if same_list and current and not current.from_default else -1
     index = pick(programme.items, after, allowed)
