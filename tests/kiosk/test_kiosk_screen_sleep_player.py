@@ -22,11 +22,14 @@ from gpiozero.pins.mock import MockFactory
 from PIL import Image
 from test_kiosk_player import manifest
 
+from kiosk import heartbeat
 from kiosk.__main__ import _player
 from kiosk.config import KioskConfig
 from kiosk.display_options import DisplayOptions
 from kiosk.events import PlayRecord
 from kiosk.hardware import Hardware, Pins
+from kiosk.heartbeat import Device as SyncDevice
+from kiosk.heartbeat import SyncFacts
 from kiosk.player import Player
 from kiosk.screen_power import ScreenSwitch
 from kiosk.watchdog import Notifier
@@ -125,6 +128,11 @@ def test_the_screen_goes_black_after_the_quiet_period(kiosk: Kiosk) -> None:
     status = kiosk.player.status()
     assert status.current_item is None and status.last_error is None
     kiosk.until(kiosk.black)
+    facts = SyncFacts(10.0, "v7", 0, 0, None, None)
+    device = SyncDevice("0.1", kiosk.screenshot.parent, lambda path: 10**9)
+    beat = heartbeat.body(device, kiosk.player, facts, with_screenshot=True)
+    assert beat["current_item"] is None and beat["last_error"] is None
+    assert "screen_asleep" not in beat  # not a field of the heartbeat API (docs/checkin.md)
     kiosk.until(lambda: kiosk.switch.ran == [("true", "off")])
 
 
