@@ -65,10 +65,10 @@ the card, i.e. only what the process just killed wrote last:
   started", that torn file must be gone from the cache (the restore hashes a file whose
   size/mtime/ctime/inode no longer match the stamp recorded when it was hashed).
 
-After the last cycle (``destroyed_run``), the journal's header and ``credentials.json`` are
-overwritten with garbage: the next start must set both aside and play (the built-in content:
-its programme went with the journal) within the same time, and ``status`` must say the kiosk
-has to be enrolled again.
+After the last cycle (``destroyed_run``), the headers of the journal and of its WAL are
+overwritten with garbage and ``credentials.json`` is cut short: the next start must set both
+files aside and play (the built-in content: its programme went with the journal) within the
+same time, and ``status`` must say the kiosk has to be enrolled again.
 
 After every kill (and tear): ``PRAGMA integrity_check`` on a copy of the journal as the next
 start will open it (database + WAL, no ``-shm``) must say ``ok``; every cache file named by a
@@ -1532,12 +1532,15 @@ class PowerCutSoak:
                  f"{report.server_distinct} distinct")
 
     def destroyed_run(self) -> Cycle:
-        """Garbage over the journal's header and a cut ``credentials.json`` (a card that lost
-        them): the next start must set both aside, play within the same time (the built-in
-        content: the remembered programme went with the journal), and ``status`` must say
-        that the kiosk has to be enrolled again."""
-        with (self.data / "journal.sqlite").open("r+b") as handle:
-            handle.write(self.rng.randbytes(100))
+        """Garbage over the journal's header (and its WAL's) and a cut ``credentials.json`` (a
+        card that lost them): the next start must set both aside, play within the same time
+        (the built-in content: the remembered programme went with the journal), and
+        ``status`` must say that the kiosk has to be enrolled again."""
+        # The header of the database and of its WAL: with the WAL intact, SQLite reads page 1
+        # from it and the garbage in the database file does not count (a soak run saw that).
+        for name in ("journal.sqlite", "journal.sqlite-wal"):
+            with contextlib.suppress(FileNotFoundError), (self.data / name).open("r+b") as handle:
+                handle.write(self.rng.randbytes(100))
         (self.data / "credentials.json").write_bytes(b'{"server_url": "http://127.0.0.1:1", "tok')
         cycle = Cycle(-4, "destroyed", self.server.running)
         self.run_kiosk(cycle, lambda _now: cycle.playing_s is not None, STUCK_S)
