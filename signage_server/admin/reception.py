@@ -20,6 +20,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField
 
 from .. import audit, personal, visitors
@@ -157,13 +158,20 @@ def reception_sign_out(checkin_id: int) -> Response:
         abort(400)
     gone = db.session.scalar(select(CheckIn.id).where(CheckIn.arrival_id == arrival.id))
     if arrival.direction != "in" or gone is not None:
-        flash(_("This visitor was already signed out."), "info")
-        return redirect(url_for("admin.reception", venue=venue.id))
-    row = visitors.record(visitors.Entry(
-        venue=venue, client_uuid=visitors.new_client_uuid(), direction="out", method="staff",
-        has_app=arrival.has_app, personal={}, arrival_id=arrival.id), now())
+        return _already_signed_out(venue.id)
+    try:
+        row = visitors.record(visitors.Entry(
+            venue=venue, client_uuid=visitors.new_client_uuid(), direction="out",
+            method="staff", has_app=arrival.has_app, personal={}, arrival_id=arrival.id), now())
+    except IntegrityError:  # two staff pressed "sign out" at once: the other one recorded it
+        return _already_signed_out(venue.id)
     audit.record("checkin.sign_out", user_id=staff().id, target=f"checkin:{row.id}",
                  details={"arrival": arrival.id, "venue": venue.id})
     db.session.commit()
     flash(_("Signed out."), "success")
     return redirect(url_for("admin.reception", venue=venue.id))
+
+
+def _already_signed_out(venue_id: int) -> Response:
+    flash(_("This visitor was already signed out."), "info")
+    return redirect(url_for("admin.reception", venue=venue_id))

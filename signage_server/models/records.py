@@ -61,7 +61,8 @@ class CheckIn(db.Model):  # type: ignore[name-defined,misc]
     personal_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: On an "out" check-in made by signing a visitor out at reception: the "in" check-in
     #: it closes. The departure carries no personal data of its own; the link names the visit.
-    arrival_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id"), index=True)
+    arrival_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id"), index=True,
+                                                   unique=True)
 
 
 class PlayEvent(db.Model):  # type: ignore[name-defined,misc]

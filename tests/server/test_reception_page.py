@@ -213,6 +213,33 @@ def test_signing_out_twice_records_one_departure(app: Flask, town: Town,
     assert "Khách này đã được ghi nhận ra về." in page(desk.get("/admin/reception"))
 
 
+def test_two_staff_signing_out_at_once_record_one_departure(
+        app: Flask, town: Town, desk: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other press commits its departure after this request checked for one and before
+    it writes its own: the database keeps one departure per arrival, the page says so."""
+    from signage_server import visitors
+    from signage_server.admin import reception
+
+    arrival = town.checkins[0]
+    real_record = visitors.record
+
+    def other_staff_first(entry: visitors.Entry, when: datetime) -> CheckIn:
+        with app.app_context(), db.engine.begin() as other:
+            other.execute(CheckIn.__table__.insert().values(
+                client_uuid=visitors.new_client_uuid(), venue_id=entry.venue.id,
+                occurred_at=when, received_at=when, direction="out", method="staff",
+                has_app=entry.has_app, arrival_id=entry.arrival_id, clock_uncorrected=False,
+                time_untrusted=False))
+        return real_record(entry, when)
+
+    monkeypatch.setattr(reception.visitors, "record", other_staff_first)
+    response = desk.post(f"/admin/reception/{arrival}/out", data={"csrf_token": csrf(desk)})
+    assert response.status_code == 302
+    assert len(rows(app, arrival_id=arrival)) == 1
+    monkeypatch.undo()
+    assert "Khách này đã được ghi nhận ra về." in page(desk.get("/admin/reception"))
+
+
 def test_a_departure_cannot_be_signed_out(app: Flask, town: Town, desk: FlaskClient) -> None:
     departure = town.checkins[1]
     desk.post(f"/admin/reception/{departure}/out", data={"csrf_token": csrf(desk)})

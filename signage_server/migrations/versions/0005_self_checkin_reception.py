@@ -42,7 +42,8 @@ def upgrade() -> None:
 
     with op.batch_alter_table("checkin", schema=None) as batch_op:
         batch_op.add_column(sa.Column("arrival_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_checkin_arrival_id"), ["arrival_id"], unique=False)
+        # unique: one departure per arrival, even when two staff press "sign out" at once
+        batch_op.create_index(batch_op.f("ix_checkin_arrival_id"), ["arrival_id"], unique=True)
         batch_op.create_foreign_key(batch_op.f("fk_checkin_arrival_id_checkin"), "checkin",
                                     ["arrival_id"], ["id"])
 
