@@ -284,7 +284,7 @@ def _player(config: KioskConfig, mode: str, events: queue.Queue[Any],
     """The pygame player, imported here so that enroll and status never load pygame."""
     from kiosk.display_options import DisplayOptions
 
-    with _absent("pkg_resources"):
+    with _absent("pkg_resources"), _absent("numpy"):  # pygame loads both only if present
         from kiosk.player import Player
     from kiosk.screen_power import ScreenSwitch
 

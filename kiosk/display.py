@@ -33,7 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import numpy
+import av
 import pygame
 import pygame.freetype
 from pygame._sdl2 import video as sdl2
@@ -84,6 +84,7 @@ REGULAR, BOLD = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"
 Color = tuple[int, int, int]
 NAVY: Color = (11, 37, 69)
 WHITE: Color = (255, 255, 255)
+BLACK: Color = (0, 0, 0)  # QR modules
 INK: Color = (16, 36, 62)
 ACCENT: Color = (0, 114, 206)
 SOFT: Color = (190, 214, 240)
@@ -122,17 +123,29 @@ class _RgbTexture:
         self._texture: sdl2.Texture | None = None
 
     def upload(self, frame: Frame) -> None:
-        picture = frame.picture
-        size = (picture.width, picture.height)
-        rgb = picture.to_ndarray(format="rgb24")
-        surface = pygame.image.frombuffer(rgb.tobytes(), size, "RGB")
+        rgb = frame.picture.reformat(format="rgb24")
+        size = (rgb.width, rgb.height)
         if self._texture is None or (self._texture.width, self._texture.height) != size:
             self._texture = sdl2.Texture(self._renderer, size, streaming=True)
-        self._texture.update(surface)
+        self._texture.update(_rgb_surface(rgb.planes[0], size))
 
     def draw(self, dest: tuple[int, int, int, int], angle: float) -> None:
         if self._texture is not None:
             self._texture.draw(dstrect=dest, angle=angle)
+
+
+def _rgb_surface(plane: av.video.plane.VideoPlane, size: tuple[int, int]) -> pygame.Surface:
+    """A surface over an RGB24 plane's own memory (no numpy, no copy when rows hold whole
+    pixels). PyAV pads each row to ``line_size``, and this pygame's ``frombuffer`` takes no
+    pitch (pygame-ce's does): the padded rows are read as a wider picture and the frame's
+    width cut out as a subsurface, which keeps the parent's pitch."""
+    width, height = size
+    if plane.line_size % 3:  # padding that is no whole pixel: copy the rows out
+        rows, pitch = memoryview(plane), plane.line_size
+        data = b"".join(rows[y * pitch : y * pitch + width * 3] for y in range(height))
+        return pygame.image.frombuffer(data, size, "RGB")
+    padded = pygame.image.frombuffer(plane, (plane.line_size // 3, height), "RGB")
+    return padded.subsurface((0, 0, width, height))
 
 
 class Display:
@@ -594,10 +607,12 @@ class Display:
         matrix = self.qr_codes.get(data)
         module = matrix.module_px(min(box.w, box.h))
         modules = matrix.size + 2 * QUIET_MODULES
-        light = numpy.full((modules, modules), 255, dtype=numpy.uint8)
-        inner = slice(QUIET_MODULES, QUIET_MODULES + matrix.size)
-        light[inner, inner] = numpy.where(numpy.array(matrix.rows, dtype=bool), 0, 255)
-        code = pygame.surfarray.make_surface(numpy.dstack([light.T] * 3))
+        code = pygame.Surface((modules, modules))
+        code.fill(WHITE)
+        for y, row in enumerate(matrix.rows, QUIET_MODULES):
+            for x, dark in enumerate(row, QUIET_MODULES):
+                if dark:
+                    code.set_at((x, y), BLACK)
         code = pygame.transform.scale(code, (modules * module, modules * module))
         side = code.get_width()
         surface.blit(code, (box.x + (box.w - side) // 2, box.y + (box.h - side) // 2))
