@@ -18,6 +18,7 @@ from kiosk.events import (
     ButtonPressed,
     CheckinRecorded,
     KeyPressed,
+    MediaFailed,
     Motion,
     Quit,
     Tapped,
@@ -170,3 +171,15 @@ def test_without_a_sensor_or_with_zero_it_never_sleeps(sleep_after_s: float | No
 def test_quit_while_asleep_reports_nothing() -> None:
     state, effects = step(asleep(), Quit(), at(QUIET + 5))
     assert state.stopped and not any(isinstance(e, Played) for e in effects)
+
+
+def test_a_file_that_fails_on_waking_is_skipped_so_the_screen_does_not_stay_black() -> None:
+    state, _ = step(asleep(), Motion(), at(QUIET + 1))
+    broken = next_serial(state)
+    state, effects = step(state, MediaFailed(broken, "damaged"), at(QUIET + 1.1))
+    assert Close(broken) in effects
+    opened = [e for e in effects if isinstance(e, Open)]
+    assert len(opened) == 1 and opened[0].showing.serial != broken
+    state, effects = step(state, MediaReady(next_serial(state)), at(QUIET + 1.2))
+    assert [type(e) for e in effects if isinstance(e, Show)] == [Show]
+    assert state.current is not None and not state.asleep
