@@ -1,8 +1,9 @@
 """The management server: a Flask application built by ``create_app``.
 
 Nothing happens at import. ``create_app`` reads the configuration once (see ``config``), binds
-the database and registers the blueprints by audience: ``api`` (kiosks), ``media`` (files by
-hash), and the pages for staff and visitors as they are added.
+the database and registers the blueprints by audience: ``api`` (kiosks; served by a small app
+of its own, mounted in front for ``/api/``, see ``api``), ``media`` (files by hash), and the
+pages for staff and visitors.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     errors.register(app)
     from . import api, media_files, public
 
-    api.register(app)
+    kiosk_api = api.register(app)  # its own lean app, in front of this one for /api/
     app.register_blueprint(media_files.bp)
     public.register(app)
     __import__(f"{__name__}.admin", fromlist=["register"]).register(app)  # staff console
@@ -53,7 +54,9 @@ def create_app(test_config: dict[str, Any] | None = None,
     register_cli(app)
     from .retention import install as install_daily_purge
 
-    install_daily_purge(app)
+    purge_trigger = install_daily_purge(app)
+    if purge_trigger is not None:  # a fleet with no staff signed in still purges daily
+        kiosk_api.before_request(purge_trigger)
     return app
 
 

@@ -9,7 +9,8 @@
   province includes its districts), its venues, kiosks and playlists; ``reception`` sees the
   check-ins of one venue. Views without a rule are refused (deny by default).
 - **Scope** (``scope``): the venues and areas the signed-in user may see, for queries.
-- **CSRF**: Flask-WTF on every form; the kiosk API is exempt (bearer tokens, no cookies).
+- **CSRF**: Flask-WTF on every form. The kiosk API (bearer tokens, no cookies) is served by
+  its own app without sessions or CSRF (``api.create_api_app``); it adds ``add_headers``.
 - **Headers**: a CSP without inline scripts or styles, frames denied, no MIME sniffing, no
   referrer leaving the site, HSTS over https.
 """
@@ -35,8 +36,6 @@ from flask import (
     request,
     session,
 )
-from flask import Request as FlaskRequest
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
@@ -266,7 +265,7 @@ SECURITY_HEADERS = tuple((name.lower(), name, value) for name, value in (
 HSTS = ("strict-transport-security", "Strict-Transport-Security", "max-age=31536000")
 
 
-def _headers(response: Response) -> Response:
+def add_headers(response: Response) -> Response:
     """The headers above, each unless the view set its own. One pass over the response's
     headers instead of a ``setdefault`` (a scan) per header: this runs on every response,
     and was a tenth of the CPU of a manifest poll answered 304 (docs/benchmarks.md)."""
@@ -280,6 +279,28 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def missing_headers(headers: list[tuple[str, str]], secure: bool) -> list[tuple[str, str]]:
+    """``add_headers`` on a WSGI header list: the headers above that ``headers`` lacks."""
+    present = {name.lower() for name, _value in headers}
+    wanted = SECURITY_HEADERS + ((HSTS,) if secure else ())
+    return [(name, value) for low, name, value in wanted if low not in present]
+
+
+def with_headers(start_response: Callable[..., Any], secure: bool) -> Callable[..., Any]:
+    """A WSGI ``start_response`` that adds the headers above to what the app answers.
+
+    For the kiosk API app (``api.create_api_app``): the values are constants, so they go
+    straight into the WSGI header list instead of through werkzeug's ``Headers``, which
+    checks every value it is given; on a manifest poll answered 304 that check was most of
+    the cost of the headers."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        headers.extend(missing_headers(headers, secure))
+        return start_response(status, headers, exc_info)
+
+    return start
+
+
 def _csrf_failed(exc: CSRFError) -> tuple[Any, int]:
     message = _l("This form has expired or did not come from this site. Reload the page and "
                  "try again.")
@@ -288,21 +309,9 @@ def _csrf_failed(exc: CSRFError) -> tuple[Any, int]:
     return render_template("admin/error.html", code=400, message=message), 400
 
 
-class _SessionInterface(SecureCookieSessionInterface):
-    """Cookie sessions everywhere but on the kiosk API, whose callers authenticate with bearer
-    tokens and never send a cookie. Opening and saving one there cost 5-10 % of the CPU of
-    a manifest poll answered 304 (docs/benchmarks.md)."""
-
-    def open_session(self, app: Flask, request: FlaskRequest) -> SecureCookieSession | None:
-        if request.path.startswith("/api/"):
-            return self.null_session_class()
-        return super().open_session(app, request)
-
-
 def init_app(app: Flask) -> None:
     """Sessions, CSRF, languages, proxies and headers for the whole application."""
     cfg = app.config
-    app.session_interface = _SessionInterface()
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_SECURE"] = str(cfg["PUBLIC_URL"]).lower().startswith("https://")
@@ -322,11 +331,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to open this page.")
     login_manager.login_message_category = "info"
     login_manager.anonymous_user = Anonymous
-    csrf.init_app(app)
-    from .api import bp as kiosk_api
-
-    csrf.exempt(kiosk_api)  # kiosks authenticate with bearer tokens, never with cookies
+    csrf.init_app(app)  # the kiosk API is its own app (api.create_api_app), without CSRF
     babel.init_app(app, locale_selector=locale)
-    app.after_request(_headers)
+    app.after_request(add_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.jinja_env.globals.update(may=may, current_locale=locale, languages=LANGUAGES)

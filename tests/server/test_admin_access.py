@@ -24,8 +24,11 @@ import pytest
 from admin_support import Town, build_town, client_for
 from flask import Flask, url_for
 from sqlalchemy import delete
+from werkzeug.routing import Rule
 
 from signage_server import create_app, playlists
+from signage_server.api import EXTENSION as API_APP
+from signage_server.api import PREFIX as API_PREFIX
 from signage_server.extensions import db
 from signage_server.models import Assignment, CheckIn, Playlist
 from signage_server.security import PUBLIC
@@ -158,7 +161,7 @@ def _cases() -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory() as folder:
         app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"}, instance_path=folder)
     cases = []
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.endpoint, r.rule)):
+    for rule in sorted(served_rules(app), key=lambda r: (r.endpoint, r.rule)):
         if rule.endpoint.startswith(NOT_CONSOLE):
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
@@ -167,9 +170,25 @@ def _cases() -> list[tuple[str, str, str]]:
     return cases
 
 
+def served_rules(app: Flask) -> list[Rule]:
+    """The routes of the main app and of the kiosk API's own app, mounted in front of it for
+    ``/api/`` (``signage_server.api.register``): a page added to either is in the table."""
+    return [*app.url_map.iter_rules(), *app.extensions[API_APP].url_map.iter_rules()]
+
+
 def console_endpoints(app: Flask) -> set[str]:
-    return {r.endpoint for r in app.url_map.iter_rules()
-            if not r.endpoint.startswith(NOT_CONSOLE)}
+    return {r.endpoint for r in served_rules(app) if not r.endpoint.startswith(NOT_CONSOLE)}
+
+
+def test_each_app_serves_its_own_paths(world: tuple[Flask, Town]) -> None:
+    """Every path under /api/ goes to the API app: a route of the main app there would never
+    be reached, and a route of the API app elsewhere neither."""
+    app, _town = world
+    kiosk_rules = list(app.extensions[API_APP].url_map.iter_rules())
+    assert {r.endpoint for r in kiosk_rules} >= {"api.manifest", "api.checkins",
+                                                  "api.openapi_json"}
+    assert all(r.rule.startswith(API_PREFIX) for r in kiosk_rules)
+    assert not [r.rule for r in app.url_map.iter_rules() if r.rule.startswith(API_PREFIX)]
 
 
 def test_every_route_has_a_rule(world: tuple[Flask, Town]) -> None:
@@ -212,7 +231,7 @@ def test_role_against_route(world: tuple[Flask, Town], endpoint: str, method: st
 
 
 def _rule_arguments(app: Flask, endpoint: str) -> set[str]:
-    return {a for r in app.url_map.iter_rules() if r.endpoint == endpoint for a in r.arguments}
+    return {a for r in served_rules(app) if r.endpoint == endpoint for a in r.arguments}
 
 
 # --- scope: what a manager and a reception user see of the other province ----------------
