@@ -105,6 +105,16 @@ class PlaybackMeter:
                 self._first_frame_s = at - self.started
                 log.info("first item on screen %.2f s after start", self._first_frame_s)
 
+    def first_picture(self, at: float) -> None:
+        """Something other than the loop went on screen (a check-in screen, the black of a
+        sleeping screen): if it is the first picture since start, it counts as the first
+        frame, so systemd hears READY and the sync side starts even when a visitor pressed a
+        button before the loop's first item was drawn."""
+        with self._lock:
+            if self._first_frame_s is None:
+                self._first_frame_s = at - self.started
+                log.info("first picture on screen %.2f s after start", self._first_frame_s)
+
     def clip_done(self, late_frames: int) -> None:
         """A clip left the screen with this many late frames."""
         with self._lock:

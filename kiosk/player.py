@@ -501,6 +501,7 @@ class Player:
             return
         shot = screen.display.blank(capture=capture)
         shown_at = self._monotonic()
+        self.meter.first_picture(shown_at)
         screen.blanked, screen.drawn_source, screen.drawn_bar = True, None, None
         if shot is not None:
             screen.snapshots.keep(shot, shown_at)
@@ -543,6 +544,7 @@ class Player:
             return
         shot = display.render(slide, None, bar, capture=capture)
         shown_at = self._monotonic()
+        self.meter.first_picture(shown_at)
         screen.drawn_source, screen.drawn_bar = slide, bar
         if fresh and isinstance(view, Confirmed):
             with self._lock:

@@ -336,3 +336,30 @@ def test_the_form_never_goes_into_a_screenshot(headless: None, content: Path,
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_check_in_screen_before_the_loop_s_first_item_counts_as_the_first_picture(
+        headless: None, content: Path) -> None:
+    """Staff open the form while the kiosk is still starting: the form is the first picture
+    on screen, so the first frame is counted (systemd's READY and the sync side's start wait
+    for it) while the form stays open and the loop has drawn nothing yet."""
+    events: queue.Queue[Any] = queue.Queue()
+    manifest = {"version": "v1", "venue": {"name": "Bến xe"}, "items": [],
+                "checkin": {"privacy_mode": "contact", "retention_days": 21}}
+    events.put(ManifestReady(manifest, lambda _: None))
+    events.put(KeyPressed("f2"))
+    player = Player(DisplayOptions(mode="headless", size=(640, 360)), events, lambda _: None,
+                    default_content=content, recorder=Recorder(), feedback=Lights())
+    stop = threading.Event()
+    thread = threading.Thread(target=player.run, kwargs={"stop": stop, "max_seconds": 30})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while player.status().first_frame_s is None:
+            assert time.monotonic() < deadline, "no first frame while the form is open"
+            time.sleep(0.01)
+        assert isinstance(player.checkin_view(), Editing)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
