@@ -48,9 +48,11 @@ class Notifier:
     def _send(self, message: str) -> None:
         if not self._address:
             return
-        # A vanished systemd socket is nothing to report: the kiosk keeps playing.
+        # A vanished systemd socket is nothing to report: the kiosk keeps playing. Nor is a
+        # full one (nobody reading it): never blocking here keeps the screen loop turning.
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, \
                 contextlib.suppress(OSError):
+            sock.setblocking(False)
             sock.sendto(message.encode("ascii"), self._address)
 
     def ready(self) -> None:

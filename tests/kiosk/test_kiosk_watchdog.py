@@ -46,6 +46,18 @@ def test_pings_are_rate_limited(systemd: socket.socket) -> None:
     assert received(systemd) == ["WATCHDOG=1", "WATCHDOG=1"]
 
 
+def test_a_socket_nobody_reads_never_blocks_the_loop(systemd: socket.socket) -> None:
+    """Once the reader's queue is full a blocking send would wait for ever, and with it the
+    screen loop that pings from every turn."""
+    notifier = Notifier({"NOTIFY_SOCKET": systemd.getsockname()}, min_interval_s=0.0)
+    pinging = threading.Thread(target=lambda: [notifier.ping() for _ in range(5000)],
+                               daemon=True)
+    pinging.start()
+    pinging.join(timeout=20)
+    assert not pinging.is_alive()
+    assert received(systemd)[:1] == ["WATCHDOG=1"]
+
+
 def test_outside_systemd_nothing_happens() -> None:
     notifier = Notifier({})
     notifier.ready()
