@@ -305,11 +305,12 @@ def _ingest(records: Iterable[object], ctx: Context, adapter: TypeAdapter[Any],
             continue
         seen.add(key)
         rows.append(row)
-        pending.append((index, str(key), row.pop("_flag")))
-    inserted = {str(u) for u in _insert_new(table, rows)}
+        pending.append((index, key, row.pop("_flag")))
+    inserted = _insert_new(table, rows)  # UUIDs, compared as they are: one str() a record
     db.session.commit()
     for index, key, flag in pending:
-        outcome.add(index, key, "accepted" if key in inserted else "duplicate", flagged=flag)
+        outcome.add(index, str(key), "accepted" if key in inserted else "duplicate",
+                    flagged=flag)
     outcome.results.sort(key=lambda r: r["index"])
     return outcome
 
