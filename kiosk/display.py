@@ -94,6 +94,9 @@ BACKGROUND = NAVY  # letterbox and main-zone background
 CONFIRMED: Color = (0, 122, 61)  # a recorded check-in
 PROBLEM: Color = (178, 34, 34)  # a refused one, a scan that is not an ID card
 BUTTON: Color = (226, 235, 246)
+#: What ``Display.poll`` turns into kiosk events (besides the window's own).
+INPUT_EVENTS = (pygame.KEYDOWN, pygame.TEXTINPUT, pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN,
+                pygame.QUIT, pygame.WINDOWCLOSE)
 
 
 class Slide:
@@ -233,6 +236,11 @@ class Display:
             else:
                 events.extend(self._input_event(event))
         return events
+
+    def input_waiting(self) -> bool:
+        """Whether a key, a text, a tap or a close is waiting for ``poll`` (nothing is taken
+        off the queue): the loop then puts off work that can wait."""
+        return bool(pygame.event.peek(INPUT_EVENTS))
 
     def _input_event(self, event: pygame.event.Event) -> list[Event]:
         """Text (TEXTINPUT: Unicode, whatever the keyboard layout or input method) and taps

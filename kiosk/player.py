@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from kiosk.bar import BarContent, bar_content, install_url
 from kiosk.checkin import CheckinError, CheckinSettings, Confirmation, Visitor
-from kiosk.checkin_flow import Confirmed, Editing, Feedback, RecordCheckin, deadline
+from kiosk.checkin_flow import Confirmed, Editing, Feedback, Message, RecordCheckin, deadline
 from kiosk.display import BACKGROUND, Display, Slide, Source
 from kiosk.display_options import DisplayOptions
 from kiosk.events import (
@@ -362,13 +362,22 @@ class Player:
 
     def _paint_ahead(self, screen: _Screen) -> None:
         """The confirmations a button press can bring (this direction; has the app or not
-        yet) are painted ahead, one per turn, while nothing of a check-in is on screen: the
-        press then costs the durable commit and one frame. Two main-zone pictures are kept
-        (about 13 MB at 1080p); a named confirmation is painted when it comes."""
+        yet) are painted ahead, one per turn: the press then costs the durable commit and
+        one frame. Two main-zone pictures are kept (about 13 MB at 1080p); a named
+        confirmation is painted when it comes.
+
+        Painting one takes 20-85 ms at 1080p on the development machine, and a press that
+        arrives meanwhile waits for it: so it is done while nothing of a check-in or only a
+        confirmation or message is on screen (at a busy entrance one confirmation follows
+        another, and "not yet" was then painted on every press), never while staff type into
+        the form or a check-in is being recorded, and not in a turn that has an event
+        waiting (``_input_waiting``)."""
         state = self._state
         assert state is not None
         programme = state.pending or state.programme
-        if programme.checkin is None or state.checkin.screen is not None:
+        if programme.checkin is None or not isinstance(
+            state.checkin.screen, Confirmed | Message | None
+        ):
             return
         wanted = {}
         for has_app in ("yes", "no"):
@@ -377,12 +386,20 @@ class Player:
         for key in [k for k in screen.painted if k not in wanted]:
             screen.display.release(screen.painted.pop(key))
         missing = [key for key in wanted if key not in screen.painted]
-        if missing:
+        if missing and not self._input_waiting(screen):
             view = wanted[missing[0]]
             slide = screen.display.checkin_slide(view, programme, install_url(programme.qr, None))
-            screen.display.checkin_closed()
+            if state.checkin.screen is None:  # painting set the taps of the slide painted
+                screen.display.checkin_closed()
+            else:  # a confirmation or a message: tapping anywhere still closes it
+                screen.display.checkin_targets(state.checkin.screen)
             screen.display.prepare(slide)
             screen.painted[missing[0]] = slide
+
+    def _input_waiting(self, screen: _Screen) -> bool:
+        """An event from another thread (a button, the sync) or from the window (a key, a
+        tap) came in during this turn: the next turn takes it before any painting ahead."""
+        return not self.events.empty() or screen.display.input_waiting()
 
     def _open_deferred(self, screen: _Screen) -> None:
         while screen.deferred:
@@ -514,7 +531,8 @@ class Player:
         display = screen.display
         if view is None:  # it just went: give the main zone back to the loop
             assert screen.checkin is not None
-            display.release(screen.checkin[1])
+            if screen.checkin[1] not in screen.painted.values():  # kept for the next press
+                display.release(screen.checkin[1])
             display.checkin_closed()
             screen.checkin, screen.drawn_source = None, None
             return

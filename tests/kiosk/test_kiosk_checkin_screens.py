@@ -5,6 +5,7 @@ turned into kiosk events."""
 
 from __future__ import annotations
 
+import io
 import queue
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import pygame
 import pytest
 import zxingcpp
+from PIL import Image
 
 from kiosk.bar import bar_content
 from kiosk.checkin import CheckinSettings, Confirmation, Visitor
@@ -30,6 +32,7 @@ from kiosk.checkin_flow import (
     form_problem,
 )
 from kiosk.display import (
+    CONFIRMED,
     Display,
     answer_label,
     confirmation_texts,
@@ -292,6 +295,51 @@ def test_the_player_records_then_confirms_on_screen(headless: None, content: Pat
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_confirmation_painted_ahead_shows_again_after_its_screen_closed(
+        headless: None, content: Path) -> None:
+    """The "has the app" confirmation is painted ahead and kept: a tap anywhere closes it
+    (painting the other one ahead meanwhile must not take its tap target away), and the next
+    press shows it again, whole, not an empty main zone."""
+    events: queue.Queue[Any] = queue.Queue()
+    recorder = Recorder()
+    player = Player(DisplayOptions(mode="headless", size=(640, 360)), events, lambda _: None,
+                    default_content=content, recorder=recorder, feedback=Lights())
+    stop = threading.Event()
+    thread = threading.Thread(target=player.run, kwargs={"stop": stop, "max_seconds": 30})
+    thread.start()
+
+    def until(condition: Any) -> None:
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    def confirmed(uuid: str) -> bool:
+        return (player.last_confirmation() or ("", 0.0))[0] == uuid
+
+    try:
+        manifest = {"version": "v1", "venue": {"name": "Bến xe"}, "items": [],
+                    "checkin": {"privacy_mode": "count", "retention_days": 21}}
+        events.put(ManifestReady(manifest, lambda _: None))
+        until(lambda: recorder.settings and recorder.settings[-1] is not None)
+        events.put(ButtonPressed("has_app"))
+        until(lambda: confirmed("u1"))
+        time.sleep(0.3)  # "not yet" is painted ahead beneath the confirmation
+        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(320, 150),
+                                             touch=False))
+        until(lambda: player.checkin_view() is None)
+        time.sleep(0.2)
+        events.put(ButtonPressed("has_app"))
+        until(lambda: confirmed("u2"))
+        png = player.latest_png(640)  # the first copy asked for: taken now, on screen 6 s
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive() and png is not None
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    assert picture.getpixel((320, 150)) == CONFIRMED
 
 
 def test_the_form_never_goes_into_a_screenshot(headless: None, content: Path,
