@@ -32,6 +32,20 @@ class Console:
     venue_name: str
 
 
+def open_tab(browser: Any, base_url: str, **context: Any) -> tuple[Any, Any]:
+    """A fresh browser context (no cookies) and its tab; console errors and page errors are
+    collected in ``tab.problems`` (a CSP violation is reported as a console error). Close the
+    returned context when done."""
+    browser_context = browser.new_context(base_url=base_url, locale="vi-VN", **context)
+    tab = browser_context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(str(e)))
+    tab.set_default_timeout(15_000)
+    tab.problems = problems
+    return browser_context, tab
+
+
 def shot(page: Any, name: str, full_page: bool = True) -> Path:
     """Save a screenshot of the page under test-artifacts/."""
     path = ARTIFACTS / f"{name}.png"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, Console
+from browser_support import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, Console, open_tab
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -91,13 +91,6 @@ def browser(console: Console) -> Iterator[Any]:
 def page(browser: Any, console: Console) -> Iterator[Any]:
     """A fresh browser context (no cookies); console errors and page errors are collected
     in ``page.problems`` (a CSP violation is reported as a console error)."""
-    context = browser.new_context(base_url=console.url, viewport={"width": 1280, "height": 860},
-                                  locale="vi-VN")
-    tab = context.new_page()
-    problems: list[str] = []
-    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(str(e)))
-    tab.set_default_timeout(15_000)
-    tab.problems = problems
+    context, tab = open_tab(browser, console.url, viewport={"width": 1280, "height": 860})
     yield tab
     context.close()

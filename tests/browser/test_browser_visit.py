@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from browser_support import Console, shot, sign_in
+from browser_support import Console, open_tab, shot, sign_in
 from sqlalchemy import select
 
 from signage_server import fleet
@@ -27,15 +27,8 @@ WIDTH = 390
 
 @pytest.fixture
 def phone(browser: Any, console: Console) -> Iterator[Any]:
-    context = browser.new_context(base_url=console.url, viewport={"width": WIDTH, "height": 844},
-                                  device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="vi-VN")
-    tab = context.new_page()
-    problems: list[str] = []
-    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(str(e)))
-    tab.set_default_timeout(15_000)
-    tab.problems = problems
+    context, tab = open_tab(browser, console.url, viewport={"width": WIDTH, "height": 844},
+                            device_scale_factor=2, is_mobile=True, has_touch=True)
     yield tab
     context.close()
 
