@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from power_cut import REPO, Server, _script, clean_env, look
+from power_cut import REPO, Server, _script, clean_env, end_process, look
 
 DRIVER = Path(__file__).with_name("checkin_driver.py")
 WALL_STEP = 0.01  # device seconds between two attempts' stamps
@@ -180,23 +180,7 @@ class DriverProcess:
 
     def stop(self, sig: int) -> int | None:
         process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(sig)
-        try:
-            code = process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            code = process.wait(10)
-        if self._reader is not None:
-            self._reader.join(10)
-        for stream in (process.stdin, process.stdout):
-            with contextlib.suppress(OSError, BrokenPipeError):
-                if stream is not None:
-                    stream.close()
-        return code
+        return end_process(process, sig, self._reader, wait_s=30, join_s=10)
 
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):

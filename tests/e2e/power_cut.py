@@ -709,6 +709,29 @@ class Link:
 # the kiosk process
 
 
+def end_process(process: subprocess.Popen[Any] | None, sig: int,
+                reader: threading.Thread | None, wait_s: float, join_s: float) -> int | None:
+    """Send ``sig`` (unless it has ended), wait up to ``wait_s`` (then SIGKILL), join the
+    thread reading its output and close its pipes; its exit status, None with no process."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
+    try:
+        code = process.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        code = process.wait(10)
+    if reader is not None:
+        reader.join(join_s)
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+    return code
+
+
 class KioskProcess:
     """``signage-kiosk run --headless --screenshot``; stderr lines stamped as they arrive."""
 
@@ -756,21 +779,7 @@ class KioskProcess:
     def stop(self, sig: int) -> int | None:
         """Send ``sig``, wait for the process to end; its exit status."""
         process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(sig)
-        try:
-            code = process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            code = process.wait(10)
-        if self._reader is not None:
-            self._reader.join(5)
-        if process.stderr is not None:
-            process.stderr.close()
-        return code
+        return end_process(process, sig, self._reader, wait_s=20, join_s=5)
 
     def logged_at(self, needle: str) -> float | None:
         """Seconds from start to the first log line containing ``needle``."""
