@@ -238,6 +238,9 @@ def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> in
     events: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
     with ExitStack() as stack:
+        # First: a stop that comes while the kiosk is still starting (systemd, a test) ends
+        # it cleanly, with the journal closed, instead of killing it half-built.
+        stack.enter_context(_stop_on_signals(stop, events))
         journal = open_journal(layout.journal, current_boot_id(), time.time())
         stack.callback(journal.close)
         cache = MediaCache(layout.media, config.journal_reserve_bytes)
@@ -256,7 +259,6 @@ def run(layout: DataLayout, config: KioskConfig, args: argparse.Namespace) -> in
             layout, config, credentials, journal, events, player, cache=cache,
             restored=restored, notifier=notifier,
             footfall=hardware.footfall if hardware.has_motion_sensor else None))
-        stack.enter_context(_stop_on_signals(stop, events))
         log.info("kiosk started (%s)", mode)
         player.run(stop=stop, max_seconds=args.max_seconds)
     return 0
