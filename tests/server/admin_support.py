@@ -17,9 +17,10 @@ import io
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from flask import Flask
@@ -110,9 +111,12 @@ def _area(name: str, kind: str, parent: int | None = None) -> int:
     return area.id
 
 
+VENUE_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
 def _venue(name: str, area: int, privacy: str = "contact") -> int:
     venue = Venue(name=name, kind="bus_station", area_id=area, privacy_mode=privacy,
-                  retention_days=21, timezone="Asia/Ho_Chi_Minh")
+                  retention_days=21, timezone=VENUE_ZONE.key)
     db.session.add(venue)
     db.session.flush()
     return venue.id
@@ -157,6 +161,17 @@ def add_checkin(venue: int, when: datetime, **values: Any) -> int:
     return row.id
 
 
+def local_midnight(now: datetime) -> datetime:
+    """The start of ``now``'s day at the town's venues."""
+    return datetime.combine(now.astimezone(VENUE_ZONE).date(), time(), VENUE_ZONE)
+
+
+def minutes_ago_today(now: datetime, minutes: float) -> timedelta:
+    """``minutes`` back from ``now``, or less where that would reach into yesterday at the
+    venues (run just after midnight in Vietnam, 17:00 UTC, "today's visitors" were empty)."""
+    return min(timedelta(minutes=minutes), (now - local_midnight(now)) / 2)
+
+
 def build_town(app: Flask) -> Town:
     town = Town()
     with app.app_context():
@@ -184,12 +199,12 @@ def build_town(app: Flask) -> Town:
         town.assignment = playlists.assign(mine.id, venue_id=town.venue).id
         playlists.assign(other.id, venue_id=town.other_venue)
         now = datetime.now(UTC)
+        ago = minutes_ago_today(now, 5)
         town.checkins = [
-            add_checkin(town.venue, now - timedelta(minutes=5), name="Nguyễn Văn An",
-                        phone="0901234567"),
-            add_checkin(town.venue, now - timedelta(minutes=3), direction="out",
-                        method="button", has_app="no"),
-            add_checkin(town.other_venue, now - timedelta(minutes=1), name="Trần Thị Bình",
+            add_checkin(town.venue, now - ago, name="Nguyễn Văn An", phone="0901234567"),
+            add_checkin(town.venue, now - ago * 3 / 5, direction="out", method="button",
+                        has_app="no"),
+            add_checkin(town.other_venue, now - ago / 5, name="Trần Thị Bình",
                         phone="0912345678"),
         ]
         db.session.commit()

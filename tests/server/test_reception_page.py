@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from admin_support import Town, add_checkin, build_town, client_for
+from admin_support import Town, add_checkin, build_town, client_for, local_midnight
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -301,7 +301,9 @@ def test_the_page_in_english(app: Flask, town: Town, desk: FlaskClient) -> None:
 
 
 def test_timestamps_use_the_venue_zone(app: Flask, town: Town, desk: FlaskClient) -> None:
-    moment = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    now = datetime.now(UTC)
+    moment = max(now.replace(second=0, microsecond=0) - timedelta(minutes=1),
+                 local_midnight(now))  # today at the venue, even just after its midnight
     with app.app_context():
         add_checkin(town.venue, moment, name="Giờ Địa Phương", phone="0900 000 999")
         db.session.commit()
