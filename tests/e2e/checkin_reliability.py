@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -49,7 +48,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from power_cut import REPO, Server, _script, clean_env, end_process, look
+from power_cut import (
+    REPO,
+    Server,
+    _script,
+    clean_env,
+    end_process,
+    integrity,
+    look,
+    opened_copy,
+)
 
 DRIVER = Path(__file__).with_name("checkin_driver.py")
 WALL_STEP = 0.01  # device seconds between two attempts' stamps
@@ -211,33 +219,21 @@ class JournalLook:
 
 def read_journal(journal: Path, scratch: Path) -> JournalLook:
     """``PRAGMA integrity_check`` and the outbox, on a copy of the journal and its WAL as the
-    next start will open them (nothing in the kiosk's folder changes)."""
+    next start will open them (``power_cut.opened_copy``: nothing in the kiosk's folder
+    changes)."""
     if not journal.exists():
         return JournalLook("ok", frozenset(), 0, 0)
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    copy = scratch / journal.name
     try:
-        shutil.copyfile(journal, copy)
-        wal = journal.with_name(journal.name + "-wal")
-        if wal.exists():
-            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
-        conn = sqlite3.connect(copy, timeout=5)
-        try:
-            verdict = "; ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        with opened_copy(journal, scratch) as conn:
+            verdict, tables = integrity(conn)
             if "outbox" not in tables:
                 return JournalLook(verdict, frozenset(), 0, 0)
             checkins = frozenset(str(uuid.UUID(r[0])) for r in conn.execute(
                 "SELECT client_uuid FROM outbox WHERE kind = 'checkin'"))
             plays = conn.execute("SELECT count(*) FROM outbox WHERE kind = 'play'").fetchone()[0]
             dead = conn.execute("SELECT count(*) FROM dead_letter").fetchone()[0]
-        finally:
-            conn.close()
     except (sqlite3.Error, ValueError) as exc:
         return JournalLook(f"{type(exc).__name__}: {exc}", frozenset(), 0, 0)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return JournalLook(verdict, checkins, int(plays), int(dead))
 
 
@@ -541,22 +537,10 @@ class WeekReport:
 
 def sealed_sample(journal: Path, scratch: Path, count: int) -> list[bytes]:
     """Some sealed boxes (base64, as stored) from a copy of the outbox."""
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    try:
-        for suffix in ("", "-wal"):
-            source = journal.with_name(journal.name + suffix)
-            if source.exists():
-                shutil.copyfile(source, scratch / f"j.sqlite{suffix}")
-        conn = sqlite3.connect(scratch / "j.sqlite")
-        try:
-            rows = conn.execute("SELECT json_extract(payload, '$.sealed') FROM outbox WHERE "
-                                "kind = 'checkin' AND json_extract(payload, '$.sealed') IS NOT "
-                                "NULL ORDER BY random() LIMIT ?", (count,)).fetchall()
-        finally:
-            conn.close()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with opened_copy(journal, scratch) as conn:
+        rows = conn.execute("SELECT json_extract(payload, '$.sealed') FROM outbox WHERE "
+                            "kind = 'checkin' AND json_extract(payload, '$.sealed') IS NOT "
+                            "NULL ORDER BY random() LIMIT ?", (count,)).fetchall()
     return [str(r[0]).encode() for r in rows]
 
 

@@ -836,13 +836,11 @@ def part_opened_read_only(pid: int) -> list[str]:
 # checks of the data folder
 
 
-def check_journal(journal: Path, scratch: Path) -> tuple[str, set[str]]:
-    """``PRAGMA integrity_check`` of the journal as the next start will open it: a copy of the
-    database and its WAL (no ``-shm``: SQLite rebuilds the index from the WAL), so the check
-    changes nothing in the kiosk's folder. Returns the verdict and the client_uuids of the play
-    records waiting in the outbox."""
-    if not journal.exists():
-        return "ok", set()
+@contextlib.contextmanager
+def opened_copy(journal: Path, scratch: Path) -> Iterator[sqlite3.Connection]:
+    """The journal as the next start will open it: a copy of the database and its WAL in
+    ``scratch`` (no ``-shm``: SQLite rebuilds the index from the WAL), so looking at it
+    changes nothing in the kiosk's folder. The copy is removed afterwards."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     copy = scratch / journal.name
@@ -853,8 +851,28 @@ def check_journal(journal: Path, scratch: Path) -> tuple[str, set[str]]:
             shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
         conn = sqlite3.connect(copy, timeout=5)
         try:
-            verdict = "; ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            yield conn
+        finally:
+            conn.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def integrity(conn: sqlite3.Connection) -> tuple[str, set[str]]:
+    """``PRAGMA integrity_check``'s verdict and the names of the tables."""
+    verdict = "; ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
+    return verdict, {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+
+def check_journal(journal: Path, scratch: Path) -> tuple[str, set[str]]:
+    """``PRAGMA integrity_check`` of the journal as the next start will open it
+    (``opened_copy``). Returns the verdict and the client_uuids of the play records waiting
+    in the outbox."""
+    if not journal.exists():
+        return "ok", set()
+    try:
+        with opened_copy(journal, scratch) as conn:
+            verdict, tables = integrity(conn)
             uuids: set[str] = set()
             if "outbox" in tables:
                 uuids = {str(uuid.UUID(r[0])) for r in conn.execute(
@@ -863,12 +881,8 @@ def check_journal(journal: Path, scratch: Path) -> tuple[str, set[str]]:
                 raw = conn.execute("SELECT value FROM kv WHERE key = 'manifest'").fetchone()
                 if raw is not None:
                     json.loads(raw[0])  # the remembered manifest is readable
-        finally:
-            conn.close()
     except (sqlite3.Error, ValueError) as exc:
         return f"{type(exc).__name__}: {exc}", set()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return verdict, uuids
 
 

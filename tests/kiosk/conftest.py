@@ -12,6 +12,7 @@ from typing import Any
 import av
 import numpy
 import pytest
+from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
 ClipMaker = Callable[..., Path]
@@ -97,6 +98,15 @@ def content(tmp_path: Path, clips: tuple[Path, Path], poster: Path) -> Path:
     }
     (folder / "playlist.json").write_text(json.dumps(playlist, ensure_ascii=False), "utf-8")
     return folder
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    """gpiozero's own mock pins, for the buttons, LED, buzzer and PIR; reset after."""
+    made = MockFactory()
+    yield made
+    made.reset()
+    made.close()
 
 
 @pytest.fixture

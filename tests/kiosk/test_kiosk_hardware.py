@@ -38,14 +38,6 @@ class Clock:
 
 
 @pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    made = MockFactory()
-    yield made
-    made.reset()
-    made.close()
-
-
-@pytest.fixture
 def events() -> list[Event]:
     return []
 

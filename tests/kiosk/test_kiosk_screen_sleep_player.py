@@ -89,14 +89,6 @@ class SystemdSocket:
 
 
 @pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    made = MockFactory()
-    yield made
-    made.reset()
-    made.close()
-
-
-@pytest.fixture
 def kiosk(headless: None, content: Path, clips: tuple[Path, Path], tmp_path: Path,
           factory: MockFactory) -> Iterator[Kiosk]:
     events: queue.Queue[Any] = queue.Queue()

@@ -4,7 +4,10 @@ workers do not all do it. Also: the purge forgets old rate-limit counts."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,67 +65,61 @@ def test_the_purge_forgets_old_rate_limit_counts(app: Flask, venue: int) -> None
         assert rate_limit.forget_before(NOW) == 1
 
 
-def serving_app(database_url: str, folder: Path, secret: str) -> Flask:
-    """An app as ``signage-server run`` or gunicorn builds it (not in testing mode)."""
-    return create_app({"DATABASE_URL": database_url, "MQTT_URL": "", "SECRET_KEY": secret},
-                      instance_path=folder)
+@contextlib.contextmanager
+def serving_app(app: Flask, database_url: str, folder: Path) -> Iterator[Flask]:
+    """An app as ``signage-server run`` or gunicorn builds it (not in testing mode), on the
+    test app's database and secret; its engine is disposed afterwards."""
+    served = create_app({"DATABASE_URL": database_url, "MQTT_URL": "",
+                         "SECRET_KEY": str(app.config["SECRET_KEY"])}, instance_path=folder)
+    try:
+        yield served
+    finally:
+        with served.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def purge_thread(served: Flask) -> threading.Thread:
+    """The daily purge's thread the last request started, once it has finished."""
+    thread = served.extensions["signage_daily_purge"].thread
+    assert thread is not None
+    thread.join(timeout=30)
+    return thread
 
 
 def test_a_serving_app_purges_on_its_own(app: Flask, venue: int, database_url: str,
                                          tmp_path: Path) -> None:
     with app.app_context():
         old = add_checkin(venue, 40)
-    served = serving_app(database_url, tmp_path / "served", str(app.config["SECRET_KEY"]))
-    try:
-        trigger = served.extensions["signage_daily_purge"]
+    with serving_app(app, database_url, tmp_path / "served") as served:
         served.test_client().get("/q/v/1")
-        assert trigger.thread is not None
-        trigger.thread.join(timeout=30)
+        purge_thread(served)
         with app.app_context():
             assert personal(old)[0] is None
             assert purges() == 1
-    finally:
-        with served.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_several_processes_purge_once(app: Flask, venue: int, database_url: str,
                                       tmp_path: Path) -> None:
-    secret = str(app.config["SECRET_KEY"])
-    workers = [serving_app(database_url, tmp_path / f"w{n}", secret) for n in range(3)]
-    try:
-        for worker in workers:
+    with contextlib.ExitStack() as stack:
+        workers = [stack.enter_context(serving_app(app, database_url, tmp_path / f"w{n}"))
+                   for n in range(3)]
+        for worker in workers:  # all started before any is waited for: they race
             worker.test_client().get("/q/v/1")
         for worker in workers:
-            thread = worker.extensions["signage_daily_purge"].thread
-            assert thread is not None
-            thread.join(timeout=30)
+            purge_thread(worker)
         with app.app_context():
             assert purges() == 1
-    finally:
-        for worker in workers:
-            with worker.app_context():
-                db.session.remove()
-                db.engine.dispose()
 
 
 def test_a_process_checks_again_only_after_a_while(app: Flask, database_url: str,
                                                    tmp_path: Path) -> None:
-    served = serving_app(database_url, tmp_path / "served", str(app.config["SECRET_KEY"]))
-    try:
-        trigger = served.extensions["signage_daily_purge"]
+    with serving_app(app, database_url, tmp_path / "served") as served:
         client = served.test_client()
         client.get("/q/v/1")
-        first = trigger.thread
-        assert first is not None
-        first.join(timeout=30)
+        first = purge_thread(served)
         client.get("/q/v/1")
-        assert trigger.thread is first  # no second thread within CHECK_SECONDS
-    finally:
-        with served.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        assert served.extensions["signage_daily_purge"].thread is first  # within CHECK_SECONDS
 
 
 @pytest.mark.parametrize("config", [{"PURGE_INTERVAL_HOURS": 0}, {"TESTING": True}])
@@ -149,16 +146,9 @@ def test_a_failed_run_gives_the_lease_back(app: Flask, database_url: str, tmp_pa
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(retention, "purge", broken)
-    served = serving_app(database_url, tmp_path / "served", str(app.config["SECRET_KEY"]))
-    try:
-        trigger = served.extensions["signage_daily_purge"]
+    with serving_app(app, database_url, tmp_path / "served") as served:
         served.test_client().get("/q/v/1")
-        assert trigger.thread is not None
-        trigger.thread.join(timeout=30)
+        purge_thread(served)
         assert "daily purge failed" in caplog.text
         with app.app_context():
             assert retention.claim("purge", datetime.now(UTC), DAY) is True
-    finally:
-        with served.app_context():
-            db.session.remove()
-            db.engine.dispose()
