@@ -28,8 +28,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", None,
             "Signs session cookies. Generated into <instance>/secret_key on first start if unset."),
     Setting("DATABASE_URL", None,
-            "SQLAlchemy URL. Default: SQLite (WAL) at <instance>/signage.sqlite. PostgreSQL: "
-            "postgresql+psycopg://user@host/db."),
+            "SQLAlchemy URL. Default: SQLite (WAL) at <instance>/signage.sqlite (beside it the "
+            "server keeps `signage.sqlite-writer.lock`, on which check-in and play batches "
+            "take turns to write). PostgreSQL: postgresql+psycopg://user@host/db."),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000",
             "Base URL kiosks and phones use to reach this server (QR links, media URLs)."),
     Setting("MEDIA_DIR", None, "Where media files live. Default: <instance>/media."),

@@ -115,6 +115,20 @@ class Batch(BaseModel):
                                               "records; more is a 413")
 
 
+class CheckInBatch(Batch):
+    """A batch whose every record is a valid check-in: the common case, validated in one
+    pass straight from the request body (``api.views._valid_batch``). Any fault sends the
+    batch down the record-by-record path of ``Batch``, which says what is wrong where."""
+
+    records: list[CheckInRecord]  # type: ignore[assignment]
+
+
+class PlayBatch(Batch):
+    """As ``CheckInBatch``, for proof-of-play records."""
+
+    records: list[PlayRecord]  # type: ignore[assignment]
+
+
 class RecordResult(Strict):
     index: int
     client_uuid: str | None

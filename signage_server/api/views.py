@@ -15,7 +15,7 @@ from ..extensions import db
 from ..keys import public_key_b64
 from ..models import Venue
 from . import bp
-from .schemas import Batch, EnrollRequest, HeartbeatRequest
+from .schemas import Batch, CheckInBatch, EnrollRequest, HeartbeatRequest, PlayBatch
 
 
 def now() -> datetime:
@@ -106,20 +106,31 @@ def _batch_response(outcome: ingest.Outcome, moment: datetime) -> Response:
     return jsonify(body)
 
 
-def _batch() -> Batch:
-    raw = request.get_json(silent=True)
+def _batch(valid: type[Batch]) -> Batch:
+    """The batch. First in one pass from the body's bytes as ``valid`` (every record valid:
+    pydantic parses and checks them together, in about half the time of ``json.loads`` and
+    a check per record); failing that, as ``Batch``, whose records ``ingest`` then checks
+    one by one, each rejected with its own reason."""
     limit = current_app.config["MAX_BATCH_RECORDS"]
-    if isinstance(raw, dict) and isinstance(raw.get("records"), list) and \
-            len(raw["records"]) > limit:
+    try:
+        batch: Batch = valid.model_validate_json(request.get_data(cache=True))
+    except ValidationError:
+        raw = request.get_json(silent=True)
+        if isinstance(raw, dict) and isinstance(raw.get("records"), list) and \
+                len(raw["records"]) > limit:
+            raise PayloadTooLarge(f"at most {limit} records per batch; split it",
+                                  "batch_too_large") from None
+        return parse(Batch)
+    if len(batch.records) > limit:
         raise PayloadTooLarge(f"at most {limit} records per batch; split it",
                               "batch_too_large")
-    return parse(Batch)
+    return batch
 
 
 @bp.post("/checkins")
 def checkins() -> Response:
     state = authenticated()
-    batch = _batch()
+    batch = _batch(CheckInBatch)
     ctx = _context(state, batch)
     return _batch_response(ingest.checkins(batch.records, ctx), ctx.now)
 
@@ -127,7 +138,7 @@ def checkins() -> Response:
 @bp.post("/plays")
 def plays() -> Response:
     state = authenticated()
-    batch = _batch()
+    batch = _batch(PlayBatch)
     ctx = _context(state, batch)
     return _batch_response(ingest.plays(batch.records, ctx), ctx.now)
 

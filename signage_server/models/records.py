@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -21,8 +21,14 @@ HAS_APP = ("yes", "no", "installed_now", "unknown")
 PERSONAL_FIELDS = ("name", "phone", "organisation", "purpose", "host", "id_last4")
 
 
-def _enum(values: tuple[str, ...], name: str) -> Enum:
-    return Enum(*values, name=name, native_enum=False, create_constraint=True, length=16)
+def one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    """``CHECK (column = 'a' OR column = 'b' ...)``, named ``ck_<table>_<name>``.
+
+    Not ``IN (...)``, which an ``Enum`` column would render: SQLite builds a throwaway index
+    of the list each time it checks a row, so the three checks of a check-in cost more than
+    the rest of its insert (12 of 15 us a row; 0.8 us as comparisons). Every check-in ever
+    recorded passes these, so the form matters (docs/benchmarks.md, server_ingest)."""
+    return CheckConstraint(" OR ".join(f"{column} = '{v}'" for v in values), name=name)
 
 
 class CheckIn(db.Model):  # type: ignore[name-defined,misc]
@@ -34,6 +40,9 @@ class CheckIn(db.Model):  # type: ignore[name-defined,misc]
         # reports: the whole country's period
         Index("ix_checkin_occurred_at", "occurred_at",
               postgresql_include=["venue_id", "direction", "has_app", "method"]),
+        one_of("direction", DIRECTIONS, "direction"),
+        one_of("method", METHODS, "checkin_method"),
+        one_of("has_app", HAS_APP, "has_app"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -48,9 +57,9 @@ class CheckIn(db.Model):  # type: ignore[name-defined,misc]
     #: received_at and the claimed time kept in ``claimed_at``.
     time_untrusted: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    direction: Mapped[str] = mapped_column(_enum(DIRECTIONS, "direction"))
-    method: Mapped[str] = mapped_column(_enum(METHODS, "checkin_method"))
-    has_app: Mapped[str] = mapped_column(_enum(HAS_APP, "has_app"))
+    direction: Mapped[str] = mapped_column(String(16))  # DIRECTIONS
+    method: Mapped[str] = mapped_column(String(16))  # METHODS
+    has_app: Mapped[str] = mapped_column(String(16))  # HAS_APP
     consent_version: Mapped[int | None] = mapped_column(Integer)
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32))
