@@ -63,6 +63,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MQTT_TOPIC_PREFIX", "signage", "Prefix of every MQTT topic."),
     Setting("MANIFEST_POLL_SECONDS", 30, "How often kiosks poll the manifest (told in it)."),
     Setting("HEARTBEAT_SECONDS", 60, "How often kiosks send a heartbeat (told in the manifest)."),
+    Setting("POLL_CACHE", True,
+            "PostgreSQL only: each server process keeps what a manifest poll answered 304 "
+            "needs and drops it when PostgreSQL notifies a change (LISTEN/NOTIFY), so such a "
+            "poll needs no query. Off: every poll reads the database."),
+    Setting("POLL_CACHE_ENTRIES", 100_000,
+            "Most kiosks' poll states one server process keeps (the oldest go first)."),
     Setting("LOG_LEVEL", "INFO", "Logging level of the server's own loggers."),
     Setting("SESSION_HOURS", 12, "How long a staff sign-in to the admin console lasts."),
     Setting("LOGIN_WINDOW_MINUTES", 15,

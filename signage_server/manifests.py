@@ -4,7 +4,9 @@ A manifest depends only on the database (schedules are evaluated by the kiosk), 
 is a hash of its content. Computing it takes several queries, so each kiosk row remembers the
 version it last got together with the global *generation*; anything that may change a
 manifest bumps the generation in the same transaction. A poll is then one indexed query
-whenever nothing changed, and any server process can answer any kiosk.
+whenever nothing changed, and any server process can answer any kiosk. On PostgreSQL a
+poll answered 304 usually needs not even that: each process keeps what the query read,
+until PostgreSQL notifies it of a change (``poll_cache``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,6 +26,7 @@ from sqlalchemy import bindparam, event, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import selectinload
 
+from . import poll_cache
 from .extensions import db
 from .models import Area, Assignment, Kiosk, ManifestGeneration, Playlist, PlaylistItem, Venue
 from .models.places import PRIVACY_FIELDS
@@ -253,16 +257,41 @@ def _fetch_one(connection: Any, query: _DriverQuery, token_hash: str) -> Any:
         cursor.close()
 
 
-def poll_state(token_hash: str) -> PollState | None:
-    """Read on every request, never cached in the process, so a revoked token stops at once.
+def poll_state(token_hash: str,
+               cached_if: Callable[[PollState], bool] | None = None) -> PollState | None:
+    """The polling kiosk's state, read from the database.
 
     This is most of the work of a poll answered 304, so it runs as the one compiled query on
     a DB-API cursor of a connection kept for polls (``_PollConnections``), outside the ORM
     session: no pool check-out, no pre-ping, no BEGIN and ROLLBACK around a single read.
     Each of these cut the CPU of a poll (docs/benchmarks.md). Nothing in it needs the
     request's transaction: the generation is read before anything it guards.
+
+    On PostgreSQL what it reads is also kept in the process (``poll_cache``) for one use
+    only: the manifest poll passes ``cached_if`` (the state is fresh and matches
+    ``If-None-Match``), and a kept state that passes it is returned without the query, so
+    the poll is answered 304. Every other caller, and that poll when the kept state does not
+    pass or is missing, gets the database's answer (and the cache that answer), so a revoked
+    token stops them at once. A kept state is dropped when PostgreSQL notifies a change to
+    the kiosk or to the generation (normally well under a millisecond after the commit), and
+    at the commit itself when this process made the change: until another process's change
+    is delivered, a 304 may still be answered from the old state.
     """
     engine = db.engine
+    cache = poll_cache.for_engine(engine, current_app)
+    if cache is None:  # SQLite, or POLL_CACHE off
+        return _read_poll_state(engine, token_hash)
+    if cached_if is not None:
+        kept = cache.lookup(engine, token_hash)
+        if kept is not None and cached_if(kept):
+            return kept
+    mark = cache.mark(engine)
+    state = _read_poll_state(engine, token_hash)
+    cache.put(mark, token_hash, state)
+    return state
+
+
+def _read_poll_state(engine: Engine, token_hash: str) -> PollState | None:
     query = _driver_query(engine.dialect)
     if query is None:
         row = db.session.connection().execute(_POLL_STATE, {"token_hash": token_hash}).first()

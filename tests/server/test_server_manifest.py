@@ -152,6 +152,26 @@ def test_poll_survives_the_database_dropping_its_connection(app: Flask,
     assert kiosk.get(MANIFEST, **{"If-None-Match": etag}).status_code == 304
 
 
+@pytest.mark.parametrize("header", ['"0000000000000000", {etag}', '{weak}, "0000000000000000"',
+                                    "*", ' {etag} ', '{etag},"0000000000000000"'])
+def test_if_none_match_in_any_valid_form_gets_304(kiosk: KioskApi, header: str) -> None:
+    """The text comparison takes the ETag as served and as nginx weakens it; any other
+    form (lists, *, spaces) is parsed, so it must answer alike."""
+    etag = kiosk.get(MANIFEST).headers["ETag"]
+    sent = header.format(etag=etag, weak=f"W/{etag}")
+    response = kiosk.get(MANIFEST, **{"If-None-Match": sent})
+    assert response.status_code == 304, sent
+    assert response.headers["ETag"] == etag
+
+
+@pytest.mark.parametrize("header", ['"{bare}"x', 'W/"0000000000000000"', '""', ","])
+def test_if_none_match_that_does_not_name_the_etag_gets_the_manifest(kiosk: KioskApi,
+                                                                    header: str) -> None:
+    etag = kiosk.get(MANIFEST).headers["ETag"]
+    sent = header.format(bare=etag.strip('"'))
+    assert kiosk.get(MANIFEST, **{"If-None-Match": sent}).status_code == 200, sent
+
+
 def test_other_etag_gets_the_manifest(kiosk: KioskApi) -> None:
     response = kiosk.get(MANIFEST, **{"If-None-Match": '"0000000000000000"'})
     assert response.status_code == 200
