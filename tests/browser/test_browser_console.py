@@ -124,8 +124,12 @@ def test_admin_builds_publishes_and_sees_it_applied(page: Any, console: Any,
     shot(page, "07-playlist-applied")
 
     page.click("header .langs a[lang=en]")
+    # the click returns once the English page starts loading: its style sheet (the capital
+    # comes from ::first-letter) may still be on its way
+    page.wait_for_load_state("load")
     assert page.locator("#rollout").text_content() == "applied on 1 of 1 kiosks"
-    assert page.locator("#rollout").inner_text() == "Applied on 1 of 1 kiosks"  # CSS capital
+    expect(page.locator("#rollout")).to_have_text("Applied on 1 of 1 kiosks",
+                                                  use_inner_text=True)  # CSS capital
     assert page.locator("html").get_attribute("lang") == "en"
     shot(page, "08-playlist-english")
 
