@@ -38,6 +38,7 @@ from kiosk.scanner import (
     CitizenCard,
     allowed_gap,
     feed,
+    paused,
     read_code,
     scanner_pace,
 )
@@ -213,10 +214,10 @@ def step(
     match event:
         case ButtonPressed(button=button):
             return _button(flow, button, settings, now)
-        case TextTyped(text=text):
-            return _typed(flow, text, settings, now)
-        case KeyPressed(key=key):
-            return _key(flow, key, settings, now)
+        case TextTyped(text=text, since=since):
+            return _typed(flow, text, settings, now, since)
+        case KeyPressed(key=key, since=since):
+            return _key(flow, key, settings, now, since)
         case Tapped(target=target):
             return _tapped(flow, target, settings, now)
     return flow, ()
@@ -285,16 +286,15 @@ def _recorded(flow: CheckinFlow, confirmation: Confirmation, now: float) -> Flow
 
 
 def _typed(
-    flow: CheckinFlow, text: str, settings: CheckinSettings | None, now: float
+    flow: CheckinFlow, text: str, settings: CheckinSettings | None, now: float,
+    since: float | None = None,
 ) -> FlowStep:
     effects: tuple[FlowEffect, ...] = ()
     for char in text:
-        keys = flow.keys
-        if keys.last_key_at is not None and now - keys.last_key_at > allowed_gap(
-                keys, _patient(flow)):
+        if paused(flow.keys, now, since, _patient(flow)):
             flow, more = _flush_keys(flow, settings, now, force=True)
             effects += more
-        keys, _ = feed(flow.keys, char, now, _patient(flow))
+        keys, _ = feed(flow.keys, char, now, _patient(flow), since)
         flow = replace(flow, keys=keys)
     return flow, effects
 
@@ -320,15 +320,15 @@ def _flush_keys(
     return _type_into_form(flow, keys.text, settings, now)
 
 
-def _key(flow: CheckinFlow, key: str, settings: CheckinSettings | None, now: float) -> FlowStep:
+def _key(flow: CheckinFlow, key: str, settings: CheckinSettings | None, now: float,
+         since: float | None = None) -> FlowStep:
     """A key that types no text (letters arrive as ``TextTyped``, which a scanner sends too:
     their key presses are ignored here so they cannot break up a burst)."""
     if key not in COMMAND_KEYS:
         return flow, ()
     if key in ENTER_KEYS and flow.keys.text:
         keys, burst = feed(flow.keys, "\r", now)
-        late = now - (flow.keys.last_key_at or now)
-        if burst is not None and late <= allowed_gap(flow.keys, _patient(flow)):
+        if burst is not None and not paused(flow.keys, now, since, _patient(flow)):
             return _scanned(replace(flow, keys=keys), burst.text, settings, now)
         flow, effects = _flush_keys(flow, settings, now, force=True)
         if isinstance(flow.screen, Message):

@@ -222,8 +222,9 @@ class Display:
         pygame.font.quit()
         pygame.display.quit()
 
-    def poll(self) -> list[Event]:
-        """Window and keyboard input as loop events."""
+    def poll(self, since: float | None = None) -> list[Event]:
+        """Window and keyboard input as loop events. ``since``: when the loop looked last
+        (monotonic), which keys and text carry: they came at some moment after it."""
         events: list[Event] = []
         for event in pygame.event.get():
             if event.type in (pygame.QUIT, pygame.WINDOWCLOSE):
@@ -232,9 +233,9 @@ class Display:
                 if event.key == pygame.K_ESCAPE and self.options.mode == "windowed":
                     events.append(Quit())
                 else:
-                    events.append(KeyPressed(pygame.key.name(event.key)))
+                    events.append(KeyPressed(pygame.key.name(event.key), since))
             else:
-                events.extend(self._input_event(event))
+                events.extend(self._input_event(event, since))
         return events
 
     def input_waiting(self) -> bool:
@@ -242,11 +243,11 @@ class Display:
         off the queue): the loop then puts off work that can wait."""
         return bool(pygame.event.peek(INPUT_EVENTS))
 
-    def _input_event(self, event: pygame.event.Event) -> list[Event]:
+    def _input_event(self, event: pygame.event.Event, since: float | None) -> list[Event]:
         """Text (TEXTINPUT: Unicode, whatever the keyboard layout or input method) and taps
         (mouse button, or a finger on a touch screen) as kiosk events."""
         if event.type == pygame.TEXTINPUT:
-            return [TextTyped(event.text)] if event.text else []
+            return [TextTyped(event.text, since)] if event.text else []
         if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1 \
                 and getattr(event, "touch", False) is False:
             return self._tap(event.pos)

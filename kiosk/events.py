@@ -54,6 +54,9 @@ class KeyPressed:
     """A key on a keyboard (or a USB scanner typing like one); ``key`` is pygame's key name."""
 
     key: str
+    #: When the loop last looked at the keyboard before it saw this key (monotonic seconds):
+    #: the key came some time after that. None: when it was seen.
+    since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ class TextTyped:
     scanner's burst from a person's typing."""
 
     text: str
+    #: As ``KeyPressed.since``.
+    since: float | None = None
 
 
 @dataclass(frozen=True)

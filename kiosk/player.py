@@ -136,6 +136,7 @@ class Player:
         self._snapshots = Snapshots(display_options.screenshot, display_options.screenshot_every)
         self.meter = PlaybackMeter(monotonic())
         self._last_error: str | None = None
+        self._looked: float | None = None  # the last turn's look at the input (monotonic)
         self._state: PlayerState | None = None
         self._screen: _Screen | None = None
         self._recorder = recorder
@@ -230,7 +231,8 @@ class Player:
         """One turn of the loop; the only place a failure is caught broadly."""
         try:
             now = self._now()
-            for event in [*screen.inbox, *self._drain(), *screen.display.poll()]:
+            since, self._looked = self._looked, now.mono
+            for event in [*screen.inbox, *self._drain(), *screen.display.poll(since)]:
                 self._step(event, now)
             screen.inbox.clear()
             self._poll_media(screen, now)

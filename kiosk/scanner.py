@@ -23,9 +23,10 @@ MAX_GAP_S = 0.035
 #: Shorter bursts are a person's quick double tap, not a code.
 MIN_LENGTH = 6
 #: After this many keys at burst pace a longer pause (up to LATE_GAP_S) no longer ends the
-#: burst: the kiosk stamps keys when its loop looks at them, and a busy loop looks late. A
-#: burst still counts as a scan only if its keys came at scanner pace on average
-#: (``scanner_pace``), so a fast typist's run of keys is still typing.
+#: burst: the kiosk stamps keys when its loop looks at them, and a look can come late (the
+#: time a key waited for a late look is not counted at all, see ``paused``). A burst still
+#: counts as a scan only if its keys came at scanner pace on average (``scanner_pace``), so
+#: a fast typist's run of keys is still typing.
 BURST_KEYS = 3
 LATE_GAP_S = 0.25
 #: Longest code kept in the buffer; anything longer is garbage.
@@ -62,15 +63,30 @@ class Burst:
     text: str
 
 
+def paused(buffer: Buffer, now: float, since: float | None = None,
+           patient: bool = False) -> bool:
+    """Whether a key seen at ``now`` came after a pause that ends ``buffer``'s burst.
+
+    ``since``: when the kiosk last looked at the keyboard before it saw this key. Keys wait
+    in the queue until the loop looks, so the key may have come any time after ``since``;
+    the pause counts from there. A loop turn that ran long (a video opening, a loaded
+    machine) then adds no pause of its own: keys seen at one look and more at the next are
+    as close as the scanner sent them, however long the turn between took."""
+    if buffer.last_key_at is None:
+        return False
+    came = now if since is None else min(since, now)
+    return came - buffer.last_key_at > allowed_gap(buffer, patient)
+
+
 def feed(
-    buffer: Buffer, key: str, now: float, patient: bool = False
+    buffer: Buffer, key: str, now: float, patient: bool = False, since: float | None = None
 ) -> tuple[Buffer, Burst | None]:
-    """Add one key press. Enter ends a burst; a slow key means a person is typing, and the
-    keys so far are not a scan."""
+    """Add one key press, seen at ``now`` (and come after ``since``, see ``paused``). Enter
+    ends a burst; a slow key means a person is typing, and the keys so far are not a scan."""
     if key in ("\r", "\n"):
         done = not buffer.overflow and len(buffer.text) >= MIN_LENGTH and scanner_pace(buffer)
         return Buffer(), Burst(buffer.text) if done else None
-    if buffer.last_key_at is not None and now - buffer.last_key_at > allowed_gap(buffer, patient):
+    if paused(buffer, now, since, patient):
         return Buffer(key, now, first_key_at=now), None  # a person typed: start again
     overflow = buffer.overflow or len(buffer.text) >= MAX_LENGTH
     first = buffer.first_key_at if buffer.first_key_at is not None else now

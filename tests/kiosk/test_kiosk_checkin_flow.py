@@ -256,6 +256,33 @@ def test_an_idle_kiosk_waits_out_a_late_turn_from_the_first_key(
     assert [v.method for v in kiosk.recorded] == ["scanner"]
 
 
+def test_keys_that_waited_for_a_long_loop_turn_keep_the_burst(kiosk: Kiosk) -> None:
+    """The turn after the sixth key ran 0.6 s: the keys that came meanwhile were seen at the
+    next look, which knows when the loop looked before (``since``); they may have come
+    right after it, so the turn's length is no pause of the scanner's."""
+    for index, char in enumerate(CARD):
+        kiosk.send(TextTyped(char, since=kiosk.now), after=0.6 if index == 6 else SCANNER_GAP)
+    kiosk.send(KeyPressed("return", since=kiosk.now), after=SCANNER_GAP)
+    assert [v.personal.get("name") for v in kiosk.recorded] == ["Nguyễn Văn An"]
+
+
+def test_a_pause_of_the_scanner_itself_still_ends_the_burst(kiosk: Kiosk) -> None:
+    """The loop kept looking (every 16 ms) and saw nothing for 0.6 s: a real pause, and the
+    keys before it were a scan cut short."""
+    for index, char in enumerate(CARD):
+        after = 0.6 if index == 6 else SCANNER_GAP
+        kiosk.send(TextTyped(char, since=kiosk.now + after - 0.016), after=after)
+    kiosk.send(KeyPressed("return", since=kiosk.now), after=SCANNER_GAP)
+    assert kiosk.recorded == []
+
+
+def test_enter_after_a_long_loop_turn_ends_the_scan(kiosk: Kiosk) -> None:
+    for char in CARD:
+        kiosk.send(TextTyped(char, since=kiosk.now), after=SCANNER_GAP)
+    kiosk.send(KeyPressed("return", since=kiosk.now), after=0.6)
+    assert [v.method for v in kiosk.recorded] == ["scanner"]
+
+
 def test_the_scan_buffer_waits_a_burst_gap_then_lets_go(kiosk: Kiosk) -> None:
     kiosk.send(KeyPressed("f2"))
     kiosk.send(TextTyped("N"), after=0.0)

@@ -411,3 +411,71 @@ def test_a_check_in_screen_before_the_loop_s_first_item_counts_as_the_first_pict
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+class LongTurn:
+    """``time.monotonic`` for the player, which can make one loop turn run long: once
+    ``hold_when`` is true, the screen thread's next reading waits until ``release`` and comes
+    back ``seconds`` later, as after a video opened or a loaded machine took the core."""
+
+    def __init__(self, hold_when: Any, seconds: float) -> None:
+        self.hold_when, self.seconds = hold_when, seconds
+        self.offset = 0.0
+        self.held, self.release = threading.Event(), threading.Event()
+
+    def __call__(self) -> float:
+        if not self.held.is_set() and threading.current_thread().name == "screen" \
+                and self.hold_when():
+            self.held.set()
+            self.release.wait(10)
+            self.offset = self.seconds
+        return time.monotonic() + self.offset
+
+
+def test_a_scan_survives_a_loop_turn_that_ran_long(headless: None, content: Path) -> None:
+    """The first keys of an ID card are seen; the loop's next turn comes 0.6 s later (more
+    than any pause a burst allows) while the rest of the keys wait in the queue. They came
+    as fast as the scanner sent them, so the card is recorded whole."""
+    events: queue.Queue[Any] = queue.Queue()
+    recorder = Recorder()
+    player: Player
+
+    def keys_seen() -> int:
+        state = player._state  # the screen thread's own state, read on that thread
+        return len(state.checkin.keys.text) if state is not None else 0
+
+    clock = LongTurn(lambda: keys_seen() >= 10, 0.6)
+    player = Player(DisplayOptions(mode="headless", size=(640, 360)), events, lambda _: None,
+                    monotonic=clock, default_content=content, recorder=recorder,
+                    feedback=Lights())
+    stop = threading.Event()
+    thread = threading.Thread(target=player.run, kwargs={"stop": stop, "max_seconds": 30},
+                              name="screen")
+    thread.start()
+    card = "001203004567|123456789|Nguyễn Văn An|01021990|Nam|12 Hàng Bài|05062021"
+    try:
+        manifest = {"version": "v1", "venue": {"name": "Bến xe"}, "items": [],
+                    "checkin": {"privacy_mode": "contact", "retention_days": 21}}
+        events.put(ManifestReady(manifest, lambda _: None))
+        deadline = time.monotonic() + 10
+        while not recorder.settings or recorder.settings[-1] is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        for char in card[:10]:
+            pygame.event.post(pygame.event.Event(pygame.TEXTINPUT, text=char))
+        assert clock.held.wait(10), "the player never saw the first keys"
+        for char in card[10:]:  # they arrive while the turn runs long
+            pygame.event.post(pygame.event.Event(pygame.TEXTINPUT, text=char))
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN, mod=0,
+                                             unicode="\r", scancode=0))
+        clock.release.set()
+        while player.last_confirmation() is None:
+            assert time.monotonic() < deadline, player.checkin_view()
+            time.sleep(0.005)
+        assert recorder.visitors == [Visitor("in", "scanner", "unknown",
+                                             {"name": "Nguyễn Văn An", "id_last4": "4567"})]
+    finally:
+        clock.release.set()
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

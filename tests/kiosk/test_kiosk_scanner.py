@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.scanner import Buffer, Burst, CitizenCard, NotACard, feed, read_code
+from kiosk.scanner import Buffer, Burst, CitizenCard, NotACard, feed, paused, read_code
 
 CARD = "079203001234|272123456|Nguyễn Thị Ánh Tuyết|15081990|Nữ|12 Lê Lợi, Quận 1, TP.HCM|01062021"
 
@@ -36,6 +36,19 @@ def test_a_long_burst_survives_a_late_look_at_the_keys() -> None:
     for index, key in enumerate([*CARD[11:], "\r"]):
         buffer, burst = feed(buffer, key, 100.2 + index * 0.004)
     assert burst == Burst(CARD)
+
+
+def test_the_wait_for_a_late_look_is_no_pause() -> None:
+    """Two keys seen at looks 0.5 s apart, with no look between: the second may have come
+    just after the first look, so even a short burst goes on; with a look in between that
+    saw nothing, it was a pause."""
+    buffer = Buffer()
+    for index, key in enumerate("07"):
+        buffer, _ = feed(buffer, key, 100.0 + index * 0.004)
+    kept, _ = feed(buffer, "9", 100.5, since=100.004)
+    assert kept.text == "079" and paused(buffer, 100.5, since=100.004) is False
+    cut, _ = feed(buffer, "9", 100.5, since=100.48)
+    assert cut.text == "9" and paused(buffer, 100.5, since=100.48) is True
 
 
 def test_a_short_burst_is_still_ended_by_a_pause() -> None:
