@@ -13,8 +13,10 @@ It stays correct because PostgreSQL tells it of every change a poll depends on: 
 or ``*`` (the manifest generation moved) on the channel ``signage_poll_state``, delivered
 when the writing transaction commits. Each process keeps one connection per engine that
 LISTENs on it and, before each look-up, reads what arrived without waiting (one non-blocking
-``recv``), dropping the kiosk's entry or everything. No thread: an idle process has nothing
-to answer, and the first look-up after idling reads everything that arrived meanwhile.
+``recv``), dropping the kiosk's entry or everything. A process that stops getting polls
+would leave its notifications unread, and PostgreSQL keeps its notification queue from the
+slowest listener on (when the queue is full, NOTIFY, and so the writing transaction, fails);
+so a background thread reads them too once no look-up has for ``DRAIN_SECONDS``.
 
 The rules that keep a stale state from being served longer than PostgreSQL takes to deliver
 a notification (normally well under a millisecond):
@@ -73,6 +75,8 @@ TABLES = frozenset({Kiosk.__tablename__, ManifestGeneration.__tablename__})
 RETRY_SECONDS = 1.0
 #: TCP keepalive of the listener: idle seconds, interval, probes (about 11 s in all).
 KEEPALIVE = (5, 2, 3)
+#: A listener no look-up has read for this long is read by the cache's drain thread.
+DRAIN_SECONDS = 30.0
 _PENDING = "signage_poll_cache"  # ``Session.info`` key: what the transaction changed
 
 
@@ -90,6 +94,9 @@ class PollCache:
         self.connecting = False
         self.retry_at = 0.0
         self.closed = False
+        self.read_at = 0.0  # monotonic: the listener's input was last read
+        self.stopped = threading.Event()  # the drain thread ends
+        self.drainer: threading.Thread | None = None
 
     def lookup(self, engine: Engine, token_hash: str) -> PollState | None:
         """The state last read for this token, if nothing since said it may have changed."""
@@ -131,6 +138,18 @@ class PollCache:
         with self.lock:
             self.closed = True
             self._drop_listener()
+        self.stopped.set()
+
+    def _drain(self) -> None:
+        """Read the listener's notifications whenever look-ups have not for a while."""
+        while not self.stopped.wait(DRAIN_SECONDS / 2):
+            with self.lock:
+                if self.listener is not None and \
+                        time.monotonic() - self.read_at >= DRAIN_SECONDS:
+                    try:
+                        self._listening()
+                    except Exception:  # the thread must go on; polls see what is wrong
+                        log.exception("poll cache: reading the listener failed")
 
     def _store(self, token_hash: str, state: PollState) -> None:
         previous = self.tokens.get(state.kiosk_id)
@@ -164,6 +183,7 @@ class PollCache:
         if self.listener is None:
             return False
         pgconn = self.listener.pgconn
+        self.read_at = time.monotonic()
         try:
             pgconn.consume_input()  # the socket is non-blocking: nothing there, no wait
             while (notify := pgconn.notifies()) is not None:
@@ -220,9 +240,14 @@ class PollCache:
                     listener.close()
             else:
                 self.listener, self.broken = listener, False
+                self.read_at = time.monotonic()
                 self.epoch += 1
                 self._clear()
                 log.info("poll cache: listening on %s", CHANNEL)
+                if self.drainer is None:
+                    self.drainer = threading.Thread(target=self._drain, daemon=True,
+                                                    name="poll-cache-drain")
+                    self.drainer.start()
 
 
 def _open_listener(engine: Engine, on_notice: Any) -> Any:

@@ -231,6 +231,27 @@ def test_listener_killed_then_polls_read_the_database_until_it_is_back(
 
 
 @on_postgresql
+def test_an_idle_listener_is_read_all_the_same(app: Flask, kiosk: KioskApi, queries: Queries,
+                                               outside: psycopg.Connection[Any],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that stops getting polls still reads its notifications, so PostgreSQL's
+    queue does not grow behind it; and the drain thread ends with the engine."""
+    monkeypatch.setattr(poll_cache, "DRAIN_SECONDS", 0.2)
+    cached(kiosk, queries)
+    with app.app_context():
+        engine = db.engine
+        cache = poll_cache.for_engine(engine, app)
+    assert cache is not None and cache.drainer is not None and cache.drainer.is_alive()
+    before = cache.epoch
+    for _ in range(3):  # no polls from here on
+        outside.execute("SELECT pg_notify('signage_poll_state', '0')")
+    assert until(lambda: cache.epoch >= before + 3), "nobody read the notifications"
+    engine.dispose()
+    cache.drainer.join(timeout=DELIVERY_SECONDS)
+    assert not cache.drainer.is_alive() and cache.listener is None
+
+
+@on_postgresql
 @pytest.mark.parametrize("app_config", [{"POLL_CACHE_ENTRIES": 1}])
 def test_cache_keeps_at_most_its_entries(kiosk: KioskApi, enroll: Callable[[int], KioskApi],
                                          queries: Queries) -> None:
