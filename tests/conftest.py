@@ -8,10 +8,8 @@ template file, which is faster than migrating again.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, make_url, text
+from scratch_databases import new_database
+from sqlalchemy import text
 
 from signage_server import create_app
 from signage_server.extensions import db
@@ -43,37 +42,19 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "signage.sqlite"
 
 
-@contextlib.contextmanager
-def _new_database(server_url: str, prefix: str) -> Iterator[str]:
-    """A new, empty database on the PostgreSQL server of ``server_url``; dropped after."""
-    server = make_url(server_url)
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of this worker's own on the test PostgreSQL server, migrated once."""
     if not PG_URL:
         pytest.skip("SIGNAGE_TEST_DATABASE_URL is not set")
-    with _new_database(PG_URL, f"signage_{_worker()}") as url:
+    with new_database(PG_URL, f"signage_{_worker()}") as url:
         yield url
 
 
 @pytest.fixture
 def scratch_postgres_url(postgres_url: str) -> Iterator[str]:
     """A new, empty database of its own for one test (migrations from nothing)."""
-    with _new_database(postgres_url, "signage_scratch") as url:
+    with new_database(postgres_url, "signage_scratch") as url:
         yield url
 
 

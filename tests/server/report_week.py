@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import create_engine, make_url, text
+from scratch_databases import new_database
 
 from signage_server import create_app
 from signage_server.extensions import db
@@ -219,22 +219,6 @@ DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 @contextlib.contextmanager
-def scratch_postgres(name: str) -> Iterator[str]:
-    """A database of its own on the test PostgreSQL server, dropped afterwards."""
-    server = make_url(PG_URL)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextlib.contextmanager
 def week_app(kind: str, folder: Path, sqlite_template: Path | None) -> Iterator[Flask]:
     """An app on its own database (SQLite copy or scratch PostgreSQL) holding the week, for
     a whole module of tests that only read it."""
@@ -247,8 +231,8 @@ def week_app(kind: str, folder: Path, sqlite_template: Path | None) -> Iterator[
             config["DATABASE_URL"] = f"sqlite:///{folder / 'signage.sqlite'}"
         else:
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-            name = f"signage_week_{worker}_{uuid.uuid4().hex[:8]}"
-            config["DATABASE_URL"] = stack.enter_context(scratch_postgres(name))
+            config["DATABASE_URL"] = stack.enter_context(
+                new_database(PG_URL, f"signage_week_{worker}"))
         app = create_app(config, instance_path=folder)
         if kind != "sqlite":
             upgrade(app)
